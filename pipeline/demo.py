@@ -1,0 +1,176 @@
+"""`patrol demo`: what the pipeline can tell about each sample flight so far — per frame, its metadata and
+where on the ground it looks."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from pipeline import geo
+from pipeline.errors import PipelineError
+from pipeline.types import CameraView, ImageMeta
+
+PHOTO_SUFFIXES = {".jpg", ".jpeg"}
+VIDEO_SUFFIXES = {".mp4", ".mov"}
+# A video's telemetry has one entry per frame; the demo shows a few spread over the clip.
+VIDEO_ENTRIES_SHOWN = 4
+
+
+def flight_dirs(roots: list[Path]) -> list[Path]:
+    """Each root itself if it holds media, else its sub-folders that do, in name order."""
+    found: list[Path] = []
+    for root in roots:
+        if not root.is_dir():
+            raise PipelineError("not a folder", str(root))
+        if _media(root):
+            found.append(root)
+        else:
+            found.extend(d for d in sorted(root.iterdir()) if d.is_dir() and _media(d))
+    return found
+
+
+def _media(folder: Path) -> list[Path]:
+    wanted = PHOTO_SUFFIXES | VIDEO_SUFFIXES | {".srt"}
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in wanted)
+
+
+def frame_record(meta: ImageMeta, view: CameraView | None, error: str | None) -> dict[str, Any]:
+    record: dict[str, Any] = meta.as_dict()
+    if view is not None:
+        corners = geo.ground_polygon(view, (0, 0, view.intrinsics.width_px, view.intrinsics.height_px), per_side=1)
+        centre = geo.pixel_to_ground(view, view.intrinsics.width_px / 2, view.intrinsics.height_px / 2)
+        record.update(
+            focal_px=view.intrinsics.focal_px,
+            intrinsics_source=view.intrinsics.source,
+            centre_gsd_m=centre_gsd_m(view),
+            footprint=[[lat, lon] for lat, lon in corners],
+            footprint_area_m2=geo.polygon_area_m2(geo.frame_footprint(view)),
+            centre_lat=centre.lat,
+            centre_lon=centre.lon,
+            notes=list(view.notes),
+        )
+    if error:
+        record["error"] = error
+    return record
+
+
+def centre_gsd_m(view: CameraView) -> float:
+    """Ground metres spanned by one pixel step to the right at the image centre."""
+    cx, cy = view.intrinsics.width_px / 2, view.intrinsics.height_px / 2
+    a = geo.pixel_to_ground(view, cx, cy)
+    b = geo.pixel_to_ground(view, cx + 1, cy)
+    return geo.distance_m(a.lat, a.lon, b.lat, b.lon)
+
+
+def photo_records(folder: Path) -> list[dict[str, Any]]:
+    from pipeline.frames import view_for_meta
+    from pipeline.metadata import read_image_meta
+
+    records = []
+    for path in _media(folder):
+        if path.suffix.lower() not in PHOTO_SUFFIXES:
+            continue
+        try:
+            meta = read_image_meta(path)
+        except PipelineError as err:
+            records.append({"path": str(path), "error": str(err)})
+            continue
+        try:
+            view: CameraView | None = view_for_meta(meta)
+            error = None
+        except PipelineError as err:
+            view, error = None, str(err)
+        records.append(frame_record(meta, view, error))
+    return records
+
+
+def video_records(folder: Path) -> list[dict[str, Any]]:
+    from pipeline.frames import meta_from_srt_entry, view_for_meta
+    from pipeline.metadata import read_srt
+
+    records = []
+    for srt in (p for p in _media(folder) if p.suffix.lower() == ".srt"):
+        try:
+            entries = read_srt(srt)
+        except PipelineError as err:
+            records.append({"path": str(srt), "error": str(err)})
+            continue
+        width, height = _video_size(srt)
+        step = max(1, math.ceil(len(entries) / VIDEO_ENTRIES_SHOWN))
+        for entry in entries[::step]:
+            meta = meta_from_srt_entry(entry, str(srt), width, height)
+            try:
+                view: CameraView | None = view_for_meta(meta)
+                error = None
+            except PipelineError as err:
+                view, error = None, str(err)
+            records.append(frame_record(meta, view, error))
+    return records
+
+
+def _video_size(srt: Path) -> tuple[int, int]:
+    """Pixel size of the video beside a telemetry file; 1920 x 1080 when no video is there to ask."""
+    import cv2
+
+    for suffix in (".MP4", ".mp4", ".MOV", ".mov"):
+        video = srt.with_suffix(suffix)
+        if video.exists():
+            cap = cv2.VideoCapture(str(video))
+            try:
+                w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+            finally:
+                cap.release()
+            if w > 0 and h > 0:
+                return w, h
+    return 1920, 1080
+
+
+def truth_summary(folder: Path) -> str:
+    truth = folder / "truth.geojson"
+    if not truth.exists():
+        return "no truth.geojson"
+    features = json.loads(truth.read_text(encoding="utf-8")).get("features", [])
+    counts = Counter(f.get("properties", {}).get("class", "?") for f in features)
+    return f"truth: {len(features)} targets (" + ", ".join(f"{n} {c}" for c, n in sorted(counts.items())) + ")"
+
+
+def _line(record: dict[str, Any]) -> str:
+    name = Path(str(record["path"])).name
+    if "footprint" not in record:
+        return f"  {name}: {record.get('error', 'no footprint')}"
+    g_lat, g_lon = geo.wgs84_to_gcj02(record["centre_lat"], record["centre_lon"])
+    head = (
+        f"  {name}  {record.get('model') or '?'} {record['width']}x{record['height']}  "
+        f"{record.get('captured_at') or ''}\n"
+        f"    GPS {record['lat']:.7f}, {record['lon']:.7f}  {record['rel_alt_m']:.1f} m above take-off  "
+        f"gimbal yaw {record['gimbal_yaw_deg'] if record['gimbal_yaw_deg'] is not None else '-'} "
+        f"pitch {record['gimbal_pitch_deg'] if record['gimbal_pitch_deg'] is not None else '-'}\n"
+        f"    camera {record['focal_px']:.1f} px focal ({record['intrinsics_source']}), "
+        f"{record['centre_gsd_m'] * 100:.2f} cm/px at the centre\n"
+        f"    looks at {record['centre_lat']:.7f}, {record['centre_lon']:.7f} (GCJ-02 {g_lat:.7f}, {g_lon:.7f}); "
+        f"footprint {record['footprint_area_m2'] / 1e4:.2f} ha, corners "
+        + " ".join(f"({a:.6f},{b:.6f})" for a, b in record["footprint"])
+    )
+    extra = [f"    note: {n}" for n in record.get("notes", [])]
+    extra += [f"    problem: {p}" for p in record.get("problems", [])]
+    return "\n".join([head, *extra])
+
+
+def run_demo(roots: list[Path], as_json: bool = False) -> int:
+    folders = flight_dirs(roots)
+    if not folders:
+        raise PipelineError("no flight folders with photos or telemetry", ", ".join(map(str, roots)))
+    for folder in folders:
+        records = photo_records(folder) + video_records(folder)
+        if as_json:
+            for record in records:
+                print(json.dumps({"flight": str(folder), **record}, ensure_ascii=False))
+            continue
+        print(f"== {folder}  {len(records)} frames shown; {truth_summary(folder)}")
+        for record in records:
+            print(_line(record))
+        print()
+    return 0

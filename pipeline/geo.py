@@ -1,0 +1,338 @@
+"""Camera model, pixel <-> ground, footprints and geodesy.
+
+Pixel coordinates are continuous: (0, 0) is the top-left corner of the image and pixel centres sit at i + 0.5,
+so the principal point of an ideal camera is (width / 2, height / 2) and a YOLO box's xyxy needs no shift.
+
+The ground is a plane at the camera's `height_m` below it. Offsets on it are east/north metres from the point
+directly below the camera, in the local tangent plane; they become WGS84 positions by a geodesic step on the
+ellipsoid, which over a frame's few hundred metres differs from the true ellipsoid surface by millimetres.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from pipeline.errors import GeoreferenceError
+from pipeline.types import CameraView, GroundPoint, ImageMeta, Intrinsics, Pose
+
+if TYPE_CHECKING:
+    from pyproj import Geod
+
+# A ray this close to the horizon (its downward component, per unit of forward) lands too far away to mean
+# anything; treating it as "no ground point" keeps distances finite.
+_MIN_DOWNWARD = 1e-6
+
+
+@lru_cache(maxsize=1)
+def _geod() -> Geod:
+    from pyproj import Geod
+
+    return Geod(ellps="WGS84")
+
+
+# --- camera orientation -------------------------------------------------------------------------------------
+
+
+def camera_axes(yaw_deg: float, pitch_deg: float, roll_deg: float = 0.0) -> np.ndarray:
+    """3x3 matrix whose columns are the camera's right, down and forward axes in east/north/up."""
+    yaw, pitch, roll = (math.radians(a) for a in (yaw_deg, pitch_deg, roll_deg))
+    forward = np.array(
+        [math.sin(yaw) * math.cos(pitch), math.cos(yaw) * math.cos(pitch), math.sin(pitch)], dtype=float
+    )
+    right0 = np.array([math.cos(yaw), -math.sin(yaw), 0.0])
+    down0 = np.cross(forward, right0)
+    # Positive roll turns the image clockwise as seen from behind: right goes down, down goes left.
+    right = right0 * math.cos(roll) + down0 * math.sin(roll)
+    down = down0 * math.cos(roll) - right0 * math.sin(roll)
+    return np.column_stack([right, down, forward])
+
+
+def pixel_rays(intr: Intrinsics, pose: Pose, xy_px: np.ndarray) -> np.ndarray:
+    """Unnormalised ray directions (N, 3) in east/north/up for pixels (N, 2)."""
+    xy = np.asarray(xy_px, dtype=float).reshape(-1, 2)
+    cam = np.column_stack(
+        [
+            (xy[:, 0] - intr.cx_px) / intr.focal_px,
+            (xy[:, 1] - intr.cy_px) / intr.focal_px,
+            np.ones(len(xy)),
+        ]
+    )
+    axes = camera_axes(pose.yaw_deg, pose.pitch_deg, pose.roll_deg)
+    rays: np.ndarray = cam @ axes.T
+    return rays
+
+
+def ground_offsets(intr: Intrinsics, pose: Pose, xy_px: np.ndarray) -> np.ndarray:
+    """East/north metres (N, 2) where each pixel's ray meets the ground; NaN at or above the horizon."""
+    if pose.height_m <= 0:
+        raise GeoreferenceError(f"camera height {pose.height_m:.2f} m is not above the ground plane")
+    rays = pixel_rays(intr, pose, xy_px)
+    down = -rays[:, 2]
+    out = np.full((len(rays), 2), np.nan)
+    hits = down > _MIN_DOWNWARD
+    scale = pose.height_m / down[hits]
+    out[hits] = rays[hits, :2] * scale[:, None]
+    return out
+
+
+def project_enu_to_pixels(intr: Intrinsics, pose: Pose, enu: np.ndarray) -> np.ndarray:
+    """Pixels (N, 2) of points given as east/north/up metres from the ground point below the camera.
+
+    Points behind the camera give NaN.
+    """
+    pts = np.asarray(enu, dtype=float).reshape(-1, 3)
+    rel = pts - np.array([0.0, 0.0, pose.height_m])
+    cam = rel @ camera_axes(pose.yaw_deg, pose.pitch_deg, pose.roll_deg)
+    out = np.full((len(pts), 2), np.nan)
+    ahead = cam[:, 2] > 1e-9
+    out[ahead, 0] = intr.cx_px + intr.focal_px * cam[ahead, 0] / cam[ahead, 2]
+    out[ahead, 1] = intr.cy_px + intr.focal_px * cam[ahead, 1] / cam[ahead, 2]
+    return out
+
+
+def ground_to_pixel_homography(intr: Intrinsics, pose: Pose) -> np.ndarray:
+    """3x3 H with (x, y, w) = H @ (east_m, north_m, 1) for ground points; w <= 0 means behind the camera."""
+    k = np.array([[intr.focal_px, 0.0, intr.cx_px], [0.0, intr.focal_px, intr.cy_px], [0.0, 0.0, 1.0]])
+    lift = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, -pose.height_m]])
+    axes = camera_axes(pose.yaw_deg, pose.pitch_deg, pose.roll_deg)
+    h: np.ndarray = k @ axes.T @ lift
+    return h
+
+
+def nadir_gsd_m(sensor_width_mm: float, height_m: float, focal_mm: float, image_width_px: int) -> float:
+    """Ground sample distance straight below a nadir camera, metres per pixel."""
+    return sensor_width_mm * height_m / (focal_mm * image_width_px)
+
+
+# --- geodesy ------------------------------------------------------------------------------------------------
+
+
+def offset_latlon(lat: float, lon: float, east_m: float, north_m: float) -> tuple[float, float]:
+    """The WGS84 position `east_m`, `north_m` away from (lat, lon), by a geodesic step."""
+    dist = math.hypot(east_m, north_m)
+    if dist == 0.0:
+        return lat, lon
+    az = math.degrees(math.atan2(east_m, north_m))
+    lon2, lat2, _ = _geod().fwd(lon, lat, az, dist)
+    return float(lat2), float(lon2)
+
+
+def offsets_latlon(lat: float, lon: float, en: np.ndarray) -> np.ndarray:
+    """Vectorised `offset_latlon`: (N, 2) east/north -> (N, 2) lat/lon; NaN rows stay NaN."""
+    en = np.asarray(en, dtype=float).reshape(-1, 2)
+    out = np.full_like(en, np.nan)
+    ok = np.isfinite(en).all(axis=1)
+    if ok.any():
+        e, n = en[ok, 0], en[ok, 1]
+        az = np.degrees(np.arctan2(e, n))
+        dist = np.hypot(e, n)
+        lons, lats, _ = _geod().fwd(np.full(len(e), lon), np.full(len(e), lat), az, dist)
+        out[ok, 0] = lats
+        out[ok, 1] = lons
+    return out
+
+
+def latlon_offset(lat0: float, lon0: float, lat: float, lon: float) -> tuple[float, float]:
+    """East/north metres from (lat0, lon0) to (lat, lon) along the geodesic."""
+    az, _, dist = _geod().inv(lon0, lat0, lon, lat)
+    return dist * math.sin(math.radians(az)), dist * math.cos(math.radians(az))
+
+
+def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    _, _, dist = _geod().inv(lon1, lat1, lon2, lat2)
+    return float(dist)
+
+
+# --- frames ---------------------------------------------------------------------------------------------------
+
+
+def pose_from_meta(meta: ImageMeta, ground_elevation_m: float | None = None) -> tuple[Pose, tuple[str, ...]]:
+    """The camera pose a photo's metadata gives, and notes on what had to be assumed.
+
+    Height is above take-off (`rel_alt_m`) unless a ground elevation above sea level is known, in which case
+    it is `abs_alt_m` minus that elevation. Gimbal yaw wins over flight yaw: the gimbal is what points the lens.
+    """
+    notes: list[str] = []
+    if meta.lat is None or meta.lon is None:
+        raise GeoreferenceError("no GPS position", meta.path)
+    if ground_elevation_m is not None:
+        if meta.abs_alt_m is None:
+            raise GeoreferenceError("no absolute altitude to set against the ground elevation", meta.path)
+        height = meta.abs_alt_m - ground_elevation_m
+    elif meta.rel_alt_m is not None:
+        height = meta.rel_alt_m
+    else:
+        raise GeoreferenceError("no height above ground (no relative altitude)", meta.path)
+    if meta.gimbal_yaw_deg is not None:
+        yaw = meta.gimbal_yaw_deg
+    elif meta.flight_yaw_deg is not None:
+        yaw = meta.flight_yaw_deg
+        notes.append("gimbal yaw missing: used flight yaw")
+    else:
+        raise GeoreferenceError("no camera heading (neither gimbal nor flight yaw)", meta.path)
+    if meta.gimbal_pitch_deg is not None:
+        pitch = meta.gimbal_pitch_deg
+    else:
+        pitch = -90.0
+        notes.append("gimbal pitch missing: assumed nadir")
+    roll = meta.gimbal_roll_deg if meta.gimbal_roll_deg is not None else 0.0
+    if height <= 0:
+        raise GeoreferenceError(f"height above ground {height:.2f} m is not positive", meta.path)
+    return Pose(meta.lat, meta.lon, height, yaw, pitch, roll), tuple(notes)
+
+
+def view_from_meta(meta: ImageMeta, intrinsics: Intrinsics, ground_elevation_m: float | None = None) -> CameraView:
+    pose, notes = pose_from_meta(meta, ground_elevation_m)
+    return CameraView(pose=pose, intrinsics=intrinsics, notes=notes)
+
+
+def pixel_to_ground(view: CameraView, x_px: float, y_px: float) -> GroundPoint:
+    """Where the ray through pixel (x_px, y_px) meets the ground; raises GeoreferenceError above the horizon."""
+    en = ground_offsets(view.intrinsics, view.pose, np.array([[x_px, y_px]]))[0]
+    if not np.isfinite(en).all():
+        raise GeoreferenceError(f"pixel ({x_px:g}, {y_px:g}) looks at or above the horizon: no ground point")
+    lat, lon = offset_latlon(view.pose.lat, view.pose.lon, float(en[0]), float(en[1]))
+    return GroundPoint(lat=lat, lon=lon, ground_distance_m=float(math.hypot(en[0], en[1])))
+
+
+def _outline_px(x0: float, y0: float, x1: float, y1: float, per_side: int) -> np.ndarray:
+    """Points around a rectangle, clockwise from the top-left corner, `per_side` steps per side."""
+    t = np.linspace(0.0, 1.0, per_side, endpoint=False)
+    top = np.column_stack([x0 + (x1 - x0) * t, np.full_like(t, y0)])
+    right = np.column_stack([np.full_like(t, x1), y0 + (y1 - y0) * t])
+    bottom = np.column_stack([x1 - (x1 - x0) * t, np.full_like(t, y1)])
+    left = np.column_stack([np.full_like(t, x0), y1 - (y1 - y0) * t])
+    return np.vstack([top, right, bottom, left])
+
+
+def _clip_to_range(intr: Intrinsics, pose: Pose, xy: np.ndarray, max_distance_m: float) -> np.ndarray:
+    """Ground offsets of pixels, with rays that land beyond `max_distance_m` (or never) cut off there."""
+    en = ground_offsets(intr, pose, xy)
+    if not np.isfinite(en).all(axis=1).any():
+        raise GeoreferenceError("the outline lies entirely at or above the horizon: no ground polygon")
+    rays = pixel_rays(intr, pose, xy)
+    horiz = np.hypot(rays[:, 0], rays[:, 1])
+    far = ~np.isfinite(en).all(axis=1) | (np.hypot(en[:, 0], en[:, 1]) > max_distance_m)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cut = rays[:, :2] / horiz[:, None] * max_distance_m
+    en[far] = cut[far]
+    # A ray pointing straight up has no horizontal direction to cut along; it simply drops out.
+    return en[np.isfinite(en).all(axis=1)]
+
+
+def ground_polygon(
+    view: CameraView,
+    xyxy_px: Sequence[float],
+    max_distance_m: float | None = None,
+    per_side: int = 8,
+) -> list[tuple[float, float]]:
+    """A pixel rectangle's outline on the ground as (lat, lon) pairs, first point not repeated.
+
+    Edges are sampled because under roll and tilt a straight image edge stays straight on a plane but its
+    cut-off at `max_distance_m` (default 20 x the camera height) does not.
+    """
+    x0, y0, x1, y1 = (float(v) for v in xyxy_px)
+    limit = max_distance_m if max_distance_m is not None else 20.0 * view.pose.height_m
+    en = _clip_to_range(view.intrinsics, view.pose, _outline_px(x0, y0, x1, y1, per_side), limit)
+    latlon = offsets_latlon(view.pose.lat, view.pose.lon, en)
+    return [(float(a), float(b)) for a, b in latlon]
+
+
+def frame_footprint(view: CameraView, max_distance_m: float | None = None) -> list[tuple[float, float]]:
+    """The ground the whole frame sees, as (lat, lon) pairs, clipped at `max_distance_m` for oblique frames."""
+    intr = view.intrinsics
+    return ground_polygon(view, (0.0, 0.0, intr.width_px, intr.height_px), max_distance_m)
+
+
+def polygon_area_m2(latlon: Sequence[tuple[float, float]]) -> float:
+    """Geodesic area of a (lat, lon) polygon, square metres, regardless of winding."""
+    lats = [p[0] for p in latlon]
+    lons = [p[1] for p in latlon]
+    area, _ = _geod().polygon_area_perimeter(lons, lats)
+    return abs(float(area))
+
+
+# --- Chinese map datums ------------------------------------------------------------------------------------
+# GCJ-02 is WGS84 shifted by a published obfuscation formula on the Krasovsky 1940 ellipsoid; AMap and Tencent
+# draw in it. BD-09 is Baidu's further rotation and offset of GCJ-02. Both apply only inside China.
+
+_KRASOVSKY_A = 6378245.0
+_KRASOVSKY_EE = 0.00669342162296594323
+_BD_X_PI = math.pi * 3000.0 / 180.0
+
+
+def in_china(lat: float, lon: float) -> bool:
+    """The rough box the GCJ-02 shift applies within (outside it, the datums coincide)."""
+    return 72.004 <= lon <= 137.8347 and 0.8293 <= lat <= 55.8271
+
+
+def _gcj_shift(lat: float, lon: float) -> tuple[float, float]:
+    x, y = lon - 105.0, lat - 35.0
+    d_lat = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * math.sqrt(abs(x))
+    d_lat += (20.0 * math.sin(6.0 * x * math.pi) + 20.0 * math.sin(2.0 * x * math.pi)) * 2.0 / 3.0
+    d_lat += (20.0 * math.sin(y * math.pi) + 40.0 * math.sin(y / 3.0 * math.pi)) * 2.0 / 3.0
+    d_lat += (160.0 * math.sin(y / 12.0 * math.pi) + 320.0 * math.sin(y * math.pi / 30.0)) * 2.0 / 3.0
+    d_lon = 300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * math.sqrt(abs(x))
+    d_lon += (20.0 * math.sin(6.0 * x * math.pi) + 20.0 * math.sin(2.0 * x * math.pi)) * 2.0 / 3.0
+    d_lon += (20.0 * math.sin(x * math.pi) + 40.0 * math.sin(x / 3.0 * math.pi)) * 2.0 / 3.0
+    d_lon += (150.0 * math.sin(x / 12.0 * math.pi) + 300.0 * math.sin(x / 30.0 * math.pi)) * 2.0 / 3.0
+    rad_lat = math.radians(lat)
+    magic = 1.0 - _KRASOVSKY_EE * math.sin(rad_lat) ** 2
+    sqrt_magic = math.sqrt(magic)
+    d_lat = (d_lat * 180.0) / ((_KRASOVSKY_A * (1.0 - _KRASOVSKY_EE)) / (magic * sqrt_magic) * math.pi)
+    d_lon = (d_lon * 180.0) / (_KRASOVSKY_A / sqrt_magic * math.cos(rad_lat) * math.pi)
+    return d_lat, d_lon
+
+
+def wgs84_to_gcj02(lat: float, lon: float) -> tuple[float, float]:
+    if not in_china(lat, lon):
+        return lat, lon
+    d_lat, d_lon = _gcj_shift(lat, lon)
+    return lat + d_lat, lon + d_lon
+
+
+def gcj02_to_wgs84(lat: float, lon: float) -> tuple[float, float]:
+    """Inverse of `wgs84_to_gcj02` by fixed-point iteration (the forward shift has no closed inverse)."""
+    if not in_china(lat, lon):
+        return lat, lon
+    w_lat, w_lon = lat, lon
+    for _ in range(30):
+        g_lat, g_lon = wgs84_to_gcj02(w_lat, w_lon)
+        e_lat, e_lon = g_lat - lat, g_lon - lon
+        w_lat, w_lon = w_lat - e_lat, w_lon - e_lon
+        if abs(e_lat) < 1e-12 and abs(e_lon) < 1e-12:
+            break
+    return w_lat, w_lon
+
+
+def gcj02_to_bd09(lat: float, lon: float) -> tuple[float, float]:
+    z = math.hypot(lon, lat) + 0.00002 * math.sin(lat * _BD_X_PI)
+    theta = math.atan2(lat, lon) + 0.000003 * math.cos(lon * _BD_X_PI)
+    return z * math.sin(theta) + 0.006, z * math.cos(theta) + 0.0065
+
+
+def bd09_to_gcj02(lat: float, lon: float) -> tuple[float, float]:
+    x, y = lon - 0.0065, lat - 0.006
+    z = math.hypot(x, y) - 0.00002 * math.sin(y * _BD_X_PI)
+    theta = math.atan2(y, x) - 0.000003 * math.cos(x * _BD_X_PI)
+    return z * math.sin(theta), z * math.cos(theta)
+
+
+def wgs84_to_bd09(lat: float, lon: float) -> tuple[float, float]:
+    return gcj02_to_bd09(*wgs84_to_gcj02(lat, lon))
+
+
+def amap_url(lat: float, lon: float, name: str = "") -> str:
+    """An AMap marker link for a WGS84 position (AMap wants GCJ-02, longitude first)."""
+    g_lat, g_lon = wgs84_to_gcj02(lat, lon)
+    url = f"https://uri.amap.com/marker?position={g_lon:.6f},{g_lat:.6f}&coordinate=gaode"
+    if name:
+        from urllib.parse import quote
+
+        url += f"&name={quote(name)}"
+    return url

@@ -1,0 +1,164 @@
+"""Camera intrinsics: a small sensor table keyed by the EXIF Model string, and the fallbacks around it.
+
+Pixel coordinates are continuous with (0, 0) at the top-left corner of the image and pixel centres at
+i + 0.5, so the principal point of an ideal camera is (width / 2, height / 2).
+
+Priority in `intrinsics_for`:
+1. `calibrated`: DJI CalibratedFocalLength, only where it is plausibly pixels for this camera (within 15% of
+   what the sensor table predicts, or, for a camera not in the table, a horizontal FOV of 30..100 degrees),
+   scaled by width / native width when the image was resized.
+2. `sensor_table`: focal_mm * width_px / sensor_width_mm, valid where the image is the full sensor or a
+   full-width crop of it (DJI's 16:9 photos keep the sensor width and cut the height), at native size or
+   smaller. An image wider than the native width, or of another aspect, is another camera of the same
+   aircraft (zoom, thermal) and gets no table entry.
+3. `focal_35mm`: the 35 mm equivalent relates DIAGONALS (the 43.27 mm diagonal of a 36 x 24 mm frame), as
+   camera makers compute it, over the diagonal of the full sensor. A 16:9 image (wider than 3:2) is taken as
+   the full-width crop of a 4:3 sensor, which is what drones write (DJI's 16:9 frames carry the 4:3
+   sensor's 35 mm value). With focal_mm also known this gives the sensor width (crop factor) too.
+4. Otherwise MetadataError.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from pipeline.errors import MetadataError
+from pipeline.types import ImageMeta, Intrinsics
+
+FULL_FRAME_DIAGONAL_MM = math.hypot(36.0, 24.0)  # 43.27 mm
+
+
+@dataclass(frozen=True)
+class Camera:
+    name: str  # the aircraft / payload, for people
+    sensor_width_mm: float
+    sensor_height_mm: float
+    native_width_px: int
+    native_height_px: int
+    focal_mm: float  # nominal; EXIF FocalLength wins where present (zoom lenses, P1's interchangeable lenses)
+
+    @property
+    def aspect(self) -> float:
+        return self.native_width_px / self.native_height_px
+
+
+# EXIF Model strings as the cameras write them. Sensor sizes are the makers' nominal figures
+# (1/2.3" = 6.17 x 4.55 mm, 1" = 13.2 x 8.8 mm, 4/3 = 17.3 x 13.0 mm, 1/2" 48 MP = 6.4 x 4.8 mm).
+_TYPE_1_2_3 = (6.17, 4.55)
+_TYPE_1 = (13.2, 8.8)
+_TYPE_4_3 = (17.3, 13.0)
+_TYPE_1_2_48MP = (6.4, 4.8)
+_TYPE_1_1_3 = (9.7, 7.3)  # 1/1.3" 48 MP (Mini 3 Pro / Mini 4 Pro)
+
+CAMERAS: dict[str, Camera] = {
+    "FC300S": Camera("Phantom 3 Advanced", *_TYPE_1_2_3, 4000, 3000, 3.61),
+    "FC300X": Camera("Phantom 3 Professional", *_TYPE_1_2_3, 4000, 3000, 3.61),
+    "FC300C": Camera("Phantom 3 Standard", *_TYPE_1_2_3, 4000, 3000, 3.61),
+    "FC330": Camera("Phantom 4", *_TYPE_1_2_3, 4000, 3000, 3.61),
+    "FC220": Camera("Mavic Pro", *_TYPE_1_2_3, 4000, 3000, 4.73),
+    "FC6310": Camera("Phantom 4 Pro / Advanced", *_TYPE_1, 5472, 3648, 8.8),
+    "FC6310S": Camera("Phantom 4 Pro V2.0", *_TYPE_1, 5472, 3648, 8.8),
+    "FC6310R": Camera("Phantom 4 RTK", *_TYPE_1, 5472, 3648, 8.8),
+    "L1D-20C": Camera("Mavic 2 Pro (Hasselblad L1D-20c)", *_TYPE_1, 5472, 3648, 10.26),
+    "FC3411": Camera("Air 2S", *_TYPE_1, 5472, 3648, 8.38),
+    "FC3170": Camera("Mavic Air 2", *_TYPE_1_2_48MP, 8000, 6000, 4.49),
+    "FC3582": Camera("Mini 3 Pro", *_TYPE_1_1_3, 8064, 6048, 6.72),
+    "FC8482": Camera("Mini 4 Pro", *_TYPE_1_1_3, 8064, 6048, 6.72),
+    "L2D-20C": Camera("Mavic 3 (Hasselblad L2D-20c)", *_TYPE_4_3, 5280, 3956, 12.29),
+    "M3E": Camera("Mavic 3 Enterprise", *_TYPE_4_3, 5280, 3956, 12.29),
+    "M3T": Camera("Mavic 3 Thermal (wide)", *_TYPE_1_2_48MP, 8000, 6000, 4.4),
+    "M30": Camera("Matrice 30 (wide)", *_TYPE_1_2_48MP, 8000, 6000, 4.5),
+    "M30T": Camera("Matrice 30T (wide)", *_TYPE_1_2_48MP, 8000, 6000, 4.5),
+    "ZH20": Camera("Zenmuse H20 (wide)", 6.29, 4.71, 4056, 3040, 4.5),
+    "ZH20T": Camera("Zenmuse H20T (wide)", 6.29, 4.71, 4056, 3040, 4.5),
+    "ZH20N": Camera("Zenmuse H20N (wide)", 6.29, 4.71, 4056, 3040, 4.5),
+    "ZENMUSEP1": Camera("Zenmuse P1", 35.9, 24.0, 8192, 5460, 35.0),
+}
+_ALIASES = {"P1": "ZENMUSEP1"}
+
+
+def _key(model: str) -> str:
+    key = "".join(model.split()).upper()
+    return _ALIASES.get(key, key)
+
+
+def camera_for(model: str | None) -> Camera | None:
+    """The table entry for an EXIF Model string (case and spaces ignored), or None."""
+    if not model:
+        return None
+    return CAMERAS.get(_key(model))
+
+
+def _sensor_aspect(width_px: int, height_px: int) -> float:
+    """Aspect of the full sensor behind an image: the image's own, unless wider than 3:2 (a crop of 4:3)."""
+    aspect = max(width_px, height_px) / min(width_px, height_px)
+    return aspect if aspect <= 1.5 + 1e-3 else 4.0 / 3.0
+
+
+def _full_width_crop(width_px: int, height_px: int, camera: Camera) -> bool:
+    aspect = max(width_px, height_px) / min(width_px, height_px)
+    if abs(aspect - camera.aspect) / camera.aspect < 0.02:
+        return True
+    return aspect > camera.aspect and abs(aspect - 16.0 / 9.0) < 0.02  # DJI's 16:9 mode cuts the height
+
+
+def _table_focal_px(meta: ImageMeta, width_px: int, height_px: int, camera: Camera) -> float | None:
+    long_px = max(width_px, height_px)
+    if long_px > camera.native_width_px * 1.01 or not _full_width_crop(width_px, height_px, camera):
+        return None
+    focal_mm = meta.focal_mm if meta.focal_mm else camera.focal_mm
+    return focal_mm * long_px / camera.sensor_width_mm
+
+
+def _hfov_deg(width_px: int, focal_px: float) -> float:
+    return math.degrees(2.0 * math.atan(width_px / (2.0 * focal_px)))
+
+
+def _calibrated_focal_px(
+    meta: ImageMeta, width_px: int, height_px: int, expected_px: float | None
+) -> float | None:
+    cal = meta.calibrated_focal_px
+    if cal is None or cal <= 0.0:
+        return None
+    camera = camera_for(meta.model)
+    # CalibratedFocalLength is written for the native sensor resolution; rescale for a resized image.
+    long_px = max(width_px, height_px)
+    reference_px = (
+        camera.native_width_px if camera else max(meta.exif_width or 0, meta.exif_height or 0, long_px)
+    )
+    scaled = cal * long_px / reference_px
+    if expected_px is not None:
+        return scaled if 0.85 <= scaled / expected_px <= 1.15 else None
+    return scaled if 30.0 <= _hfov_deg(width_px, scaled) <= 100.0 else None
+
+
+def intrinsics_for(meta: ImageMeta) -> Intrinsics:
+    """A pinhole camera for this image (see the module docstring for the order of sources)."""
+    width, height = meta.width, meta.height
+    if not width or not height:
+        raise MetadataError("image size unknown: no intrinsics", meta.path)
+
+    def make(focal_px: float, source: str, sensor_width_mm: float | None) -> Intrinsics:
+        return Intrinsics(width, height, focal_px, width / 2.0, height / 2.0, source, sensor_width_mm)
+
+    camera = camera_for(meta.model)
+    table_px = _table_focal_px(meta, width, height, camera) if camera else None
+    calibrated = _calibrated_focal_px(meta, width, height, table_px)
+    if calibrated is not None:
+        return make(calibrated, "calibrated", camera.sensor_width_mm if camera else None)
+    if table_px is not None and camera is not None:
+        return make(table_px, "sensor_table", camera.sensor_width_mm)
+    if meta.focal_35mm:
+        aspect = _sensor_aspect(width, height)
+        long_px = max(width, height)
+        diagonal_px = long_px * math.hypot(1.0, 1.0 / aspect)
+        focal_px = meta.focal_35mm / FULL_FRAME_DIAGONAL_MM * diagonal_px
+        sensor_width_mm = None
+        if meta.focal_mm:  # the crop factor gives the sensor: diagonal = 43.27 mm / (f35 / f)
+            sensor_diagonal_mm = FULL_FRAME_DIAGONAL_MM * meta.focal_mm / meta.focal_35mm
+            sensor_width_mm = sensor_diagonal_mm / math.hypot(1.0, 1.0 / aspect)
+        return make(focal_px, "focal_35mm", sensor_width_mm)
+    raise MetadataError(
+        f"no intrinsics: camera {meta.model!r} not in the sensor table and no usable focal length", meta.path
+    )

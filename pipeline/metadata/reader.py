@@ -1,0 +1,179 @@
+"""One photo's metadata: the file read at the edge, everything after it pure.
+
+`read_image_meta` raises MetadataError only where the file is not an image at all (empty, unreadable, not a
+JPEG/TIFF/PNG ...); everything odd inside an image becomes a short string in `ImageMeta.problems`.
+`read_many` never raises: one bad file must not stop the others.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.errors import MetadataError
+from pipeline.metadata import jpeg
+from pipeline.metadata.exif import ExifFields, exif_fields, read_tags
+from pipeline.metadata.xmp import XmpFields, parse_xmp
+from pipeline.types import ImageMeta
+
+MAX_READ_BYTES = 64 * 1024 * 1024  # metadata sits at the front; a bigger file is read only this far
+MAX_PIXELS = 250_000_000  # above this we report the size but warn that decoding it is unsafe
+POSITION_DISAGREEMENT_M = 50.0
+
+
+@dataclass(frozen=True)
+class MetaResult:
+    """One file's outcome in `read_many`: the metadata, or the one-line reason it has none."""
+
+    path: str
+    meta: ImageMeta | None
+    error: str | None = None
+
+
+def _read_prefix(path: Path) -> tuple[bytes, bool]:
+    """(bytes, whole_file_read)."""
+    try:
+        with path.open("rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            # read(n) allocates n bytes up front: ask for no more than the file holds
+            data = fh.read(min(size, MAX_READ_BYTES))
+    except OSError as exc:
+        raise MetadataError(f"cannot read: {exc.strerror or exc}", str(path)) from exc
+    return data, size <= MAX_READ_BYTES
+
+
+def _other_image_size(data: bytes, path: str) -> tuple[int, int]:
+    """Size of a non-JPEG image from its header via Pillow (lazy: no pixel decoding)."""
+    import io
+    import warnings
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow's DecompressionBombWarning: we never decode
+            with Image.open(io.BytesIO(data)) as image:
+                return image.size
+    except Image.DecompressionBombError:
+        raise MetadataError("image header claims a decompression-bomb size", path) from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        head = data[:8]
+        raise MetadataError(f"not an image (starts with {head!r})", path) from exc
+
+
+def _distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Equirectangular distance: plenty for telling 1 m from 50 m."""
+    k = math.pi / 180.0 * 6_371_000.0
+    dx = (lon2 - lon1) * math.cos(math.radians((lat1 + lat2) / 2.0)) * k
+    dy = (lat2 - lat1) * k
+    return math.hypot(dx, dy)
+
+
+def _merge_position(ex: ExifFields, xm: XmpFields, problems: list[str]) -> tuple[float | None, float | None]:
+    lat, lon = ex.lat, ex.lon
+    # A missing EXIF hemisphere ref leaves the sign a guess; a signed XMP value answers it.
+    if ex.lat_ref_missing and xm.lat is not None and lat is not None and abs(abs(xm.lat) - lat) < 1e-4:
+        lat = xm.lat
+    if ex.lon_ref_missing and xm.lon is not None and lon is not None and abs(abs(xm.lon) - lon) < 1e-4:
+        lon = xm.lon
+    if lat is None or lon is None:
+        if xm.lat is not None and xm.lon is not None:
+            lat, lon = xm.lat, xm.lon
+        else:
+            lat = lon = None
+    elif xm.lat is not None and xm.lon is not None and not (xm.lat == 0.0 and xm.lon == 0.0):
+        gap = _distance_m(lat, lon, xm.lat, xm.lon)
+        if gap > POSITION_DISAGREEMENT_M:
+            problems.append(f"EXIF and XMP positions differ by {gap:.0f} m")
+    if lat is not None and lon is not None and lat == 0.0 and lon == 0.0:
+        problems.append("GPS position is (0, 0): no fix")
+        return None, None
+    return lat, lon
+
+
+def image_meta_from_bytes(data: bytes, path: str, whole_file: bool = True) -> ImageMeta:
+    """Pure: the metadata of an image given its bytes (or its first MAX_READ_BYTES)."""
+    if not data:
+        raise MetadataError("empty file (0 bytes)", path)
+    problems: list[str] = []
+    xmp_packet: bytes | None
+    if jpeg.is_jpeg(data):
+        header = jpeg.read_header(data)
+        width, height = header.width, header.height
+        if width is None or height is None or width == 0 or height == 0:
+            problems.append("truncated or damaged JPEG: no frame header")
+            width = height = None
+        elif not header.complete:
+            problems.append("truncated JPEG: no image data")
+        elif whole_file and not jpeg.ends_cleanly(data):
+            problems.append("truncated JPEG: no end-of-image marker")
+        xmp_packet = header.xmp or jpeg.find_xmp_anywhere(data)
+    else:
+        width, height = _other_image_size(data, path)
+        xmp_packet = jpeg.find_xmp_anywhere(data)
+    if width and height and width * height > MAX_PIXELS:
+        problems.append(f"image is {width}x{height}: too large to decode safely")
+
+    try:
+        ex = exif_fields(read_tags(data))
+    except (
+        Exception
+    ) as exc:  # exifread on hostile bytes can raise almost anything; a file must not sink a run
+        ex = ExifFields(problems=(f"EXIF unreadable ({type(exc).__name__})",))
+    problems += ex.problems
+    xm = parse_xmp(xmp_packet) if xmp_packet is not None else XmpFields()
+    problems += xm.problems
+
+    lat, lon = _merge_position(ex, xm, problems)
+    if lat is None and not any("GPS" in p for p in problems):
+        problems.append("no GPS position")
+    abs_alt = ex.alt_m if ex.alt_m is not None else xm.abs_alt_m
+    return ImageMeta(
+        path=path,
+        width=width,
+        height=height,
+        make=ex.make or xm.make,
+        model=ex.model or xm.model,
+        captured_at=ex.captured_at,
+        lat=lat,
+        lon=lon,
+        abs_alt_m=abs_alt,
+        rel_alt_m=xm.rel_alt_m,
+        gimbal_yaw_deg=xm.gimbal_yaw_deg,
+        gimbal_pitch_deg=xm.gimbal_pitch_deg,
+        gimbal_roll_deg=xm.gimbal_roll_deg,
+        flight_yaw_deg=xm.flight_yaw_deg,
+        flight_pitch_deg=xm.flight_pitch_deg,
+        flight_roll_deg=xm.flight_roll_deg,
+        focal_mm=ex.focal_mm,
+        focal_35mm=ex.focal_35mm,
+        calibrated_focal_px=xm.calibrated_focal_px,
+        calibrated_cx_px=xm.calibrated_cx_px,
+        calibrated_cy_px=xm.calibrated_cy_px,
+        exif_width=ex.width,
+        exif_height=ex.height,
+        problems=tuple(dict.fromkeys(problems)),
+    )
+
+
+def read_image_meta(path: str | Path) -> ImageMeta:
+    """Metadata of one photo. Raises MetadataError (naming the file) only for a file that is not an image."""
+    p = Path(path)
+    if p.is_dir():
+        raise MetadataError("is a directory", str(p))
+    data, whole = _read_prefix(p)
+    return image_meta_from_bytes(data, str(p), whole_file=whole)
+
+
+def read_many(paths: Iterable[str | Path]) -> list[MetaResult]:
+    """Per-file results, in order; a file that cannot be read gives an error line, not an exception."""
+    results: list[MetaResult] = []
+    for path in paths:
+        try:
+            results.append(MetaResult(str(path), read_image_meta(path)))
+        except MetadataError as exc:
+            results.append(MetaResult(str(path), None, str(exc)))
+    return results

@@ -4,14 +4,16 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint typecheck unit clean
+.PHONY: setup tools demo test lint typecheck unit clean
 
 setup: $(STAMP) tools
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
+	@echo "installing the pinned Python stack into $(VENV) (first time: a few minutes)"
+	@# The local mirror warns once per missing index folder; keep the log, show it only on failure.
+	@$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]' 2> $(VENV)/pip.log || \
+	  { grep -v '^WARNING: Location' $(VENV)/pip.log; exit 1; }
 	@touch $(STAMP)
 
 # exiftool is the reference reader the metadata tests compare against (Debian package, root on CI).

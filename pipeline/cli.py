@@ -32,7 +32,7 @@ def _fmt(value: object, digits: int = 7) -> str:
     return str(value)
 
 
-# --- meta ---------------------------------------------------------------------------------------------------
+# --- meta ------------------------------------------------------------------------------------------
 
 
 def _is_telemetry(path: Path) -> bool:
@@ -68,7 +68,7 @@ def _print_record(record: dict[str, Any], as_json: bool) -> None:
     print(" ".join(f"{k}={_fmt(v)}" for k, v in record.items() if v not in (None, [], ())))
 
 
-# --- locate ---------------------------------------------------------------------------------------------------
+# --- locate ----------------------------------------------------------------------------------------
 
 
 def cmd_locate(args: argparse.Namespace) -> int:
@@ -100,7 +100,7 @@ def cmd_locate(args: argparse.Namespace) -> int:
     return 0
 
 
-# --- simulate -------------------------------------------------------------------------------------------------
+# --- simulate --------------------------------------------------------------------------------------
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -132,11 +132,14 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if args.json:
         _emit(summary)
     else:
-        print(f"wrote {summary['frames']} frames and truth.geojson ({summary['targets']} targets) to {args.out_dir}")
+        print(
+            f"wrote {summary['frames']} frames and truth.geojson ({summary['targets']} targets) "
+            f"to {args.out_dir}"
+        )
     return 0
 
 
-# --- demo -------------------------------------------------------------------------------------------------------
+# --- demo ------------------------------------------------------------------------------------------
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -145,12 +148,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo([Path(p) for p in args.flights], as_json=args.json)
 
 
-# --- parser ----------------------------------------------------------------------------------------------------
+# --- parser ----------------------------------------------------------------------------------------
 
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output, one JSON object per line")
-    p.add_argument("--db", default=None, help="case database URL (default PATROL_DB_URL, else SQLite under var/)")
+    p.add_argument(
+        "--db", default=None, help="case database URL (default PATROL_DB_URL, else SQLite under var/)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -40,7 +40,9 @@ def _media(folder: Path) -> list[Path]:
 def frame_record(meta: ImageMeta, view: CameraView | None, error: str | None) -> dict[str, Any]:
     record: dict[str, Any] = meta.as_dict()
     if view is not None:
-        corners = geo.ground_polygon(view, (0, 0, view.intrinsics.width_px, view.intrinsics.height_px), per_side=1)
+        corners = geo.ground_polygon(
+            view, (0, 0, view.intrinsics.width_px, view.intrinsics.height_px), per_side=1
+        )
         centre = geo.pixel_to_ground(view, view.intrinsics.width_px / 2, view.intrinsics.height_px / 2)
         record.update(
             focal_px=view.intrinsics.focal_px,
@@ -134,7 +136,9 @@ def truth_summary(folder: Path) -> str:
         return "no truth.geojson"
     features = json.loads(truth.read_text(encoding="utf-8")).get("features", [])
     counts = Counter(f.get("properties", {}).get("class", "?") for f in features)
-    return f"truth: {len(features)} targets (" + ", ".join(f"{n} {c}" for c, n in sorted(counts.items())) + ")"
+    return (
+        f"truth: {len(features)} targets (" + ", ".join(f"{n} {c}" for c, n in sorted(counts.items())) + ")"
+    )
 
 
 def _line(record: dict[str, Any]) -> str:
@@ -150,7 +154,8 @@ def _line(record: dict[str, Any]) -> str:
         f"pitch {record['gimbal_pitch_deg'] if record['gimbal_pitch_deg'] is not None else '-'}\n"
         f"    camera {record['focal_px']:.1f} px focal ({record['intrinsics_source']}), "
         f"{record['centre_gsd_m'] * 100:.2f} cm/px at the centre\n"
-        f"    looks at {record['centre_lat']:.7f}, {record['centre_lon']:.7f} (GCJ-02 {g_lat:.7f}, {g_lon:.7f}); "
+        f"    looks at {record['centre_lat']:.7f}, {record['centre_lon']:.7f} "
+        f"(GCJ-02 {g_lat:.7f}, {g_lon:.7f}); "
         f"footprint {record['footprint_area_m2'] / 1e4:.2f} ha, corners "
         + " ".join(f"({a:.6f},{b:.6f})" for a, b in record["footprint"])
     )

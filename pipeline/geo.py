@@ -35,7 +35,7 @@ def _geod() -> Geod:
     return Geod(ellps="WGS84")
 
 
-# --- camera orientation -------------------------------------------------------------------------------------
+# --- camera orientation ----------------------------------------------------------------------------
 
 
 def camera_axes(yaw_deg: float, pitch_deg: float, roll_deg: float = 0.0) -> np.ndarray:
@@ -109,7 +109,7 @@ def nadir_gsd_m(sensor_width_mm: float, height_m: float, focal_mm: float, image_
     return sensor_width_mm * height_m / (focal_mm * image_width_px)
 
 
-# --- geodesy ------------------------------------------------------------------------------------------------
+# --- geodesy ---------------------------------------------------------------------------------------
 
 
 def offset_latlon(lat: float, lon: float, east_m: float, north_m: float) -> tuple[float, float]:
@@ -148,14 +148,14 @@ def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return float(dist)
 
 
-# --- frames ---------------------------------------------------------------------------------------------------
+# --- frames ----------------------------------------------------------------------------------------
 
 
 def pose_from_meta(meta: ImageMeta, ground_elevation_m: float | None = None) -> tuple[Pose, tuple[str, ...]]:
     """The camera pose a photo's metadata gives, and notes on what had to be assumed.
 
     Height is above take-off (`rel_alt_m`) unless a ground elevation above sea level is known, in which case
-    it is `abs_alt_m` minus that elevation. Gimbal yaw wins over flight yaw: the gimbal is what points the lens.
+    it is `abs_alt_m` minus that elevation. Gimbal yaw wins over flight yaw: the gimbal points the lens.
     """
     notes: list[str] = []
     if meta.lat is None or meta.lon is None:
@@ -186,13 +186,15 @@ def pose_from_meta(meta: ImageMeta, ground_elevation_m: float | None = None) -> 
     return Pose(meta.lat, meta.lon, height, yaw, pitch, roll), tuple(notes)
 
 
-def view_from_meta(meta: ImageMeta, intrinsics: Intrinsics, ground_elevation_m: float | None = None) -> CameraView:
+def view_from_meta(
+    meta: ImageMeta, intrinsics: Intrinsics, ground_elevation_m: float | None = None
+) -> CameraView:
     pose, notes = pose_from_meta(meta, ground_elevation_m)
     return CameraView(pose=pose, intrinsics=intrinsics, notes=notes)
 
 
 def pixel_to_ground(view: CameraView, x_px: float, y_px: float) -> GroundPoint:
-    """Where the ray through pixel (x_px, y_px) meets the ground; raises GeoreferenceError above the horizon."""
+    """Where pixel (x_px, y_px) looks on the ground; GeoreferenceError at or above the horizon."""
     en = ground_offsets(view.intrinsics, view.pose, np.array([[x_px, y_px]]))[0]
     if not np.isfinite(en).all():
         raise GeoreferenceError(f"pixel ({x_px:g}, {y_px:g}) looks at or above the horizon: no ground point")
@@ -222,7 +224,8 @@ def _clip_to_range(intr: Intrinsics, pose: Pose, xy: np.ndarray, max_distance_m:
         cut = rays[:, :2] / horiz[:, None] * max_distance_m
     en[far] = cut[far]
     # A ray pointing straight up has no horizontal direction to cut along; it simply drops out.
-    return en[np.isfinite(en).all(axis=1)]
+    kept: np.ndarray = en[np.isfinite(en).all(axis=1)]
+    return kept
 
 
 def ground_polygon(
@@ -239,12 +242,12 @@ def ground_polygon(
     x0, y0, x1, y1 = (float(v) for v in xyxy_px)
     limit = max_distance_m if max_distance_m is not None else 20.0 * view.pose.height_m
     en = _clip_to_range(view.intrinsics, view.pose, _outline_px(x0, y0, x1, y1, per_side), limit)
-    latlon = offsets_latlon(view.pose.lat, view.pose.lon, en)
+    latlon: np.ndarray = offsets_latlon(view.pose.lat, view.pose.lon, en)
     return [(float(a), float(b)) for a, b in latlon]
 
 
 def frame_footprint(view: CameraView, max_distance_m: float | None = None) -> list[tuple[float, float]]:
-    """The ground the whole frame sees, as (lat, lon) pairs, clipped at `max_distance_m` for oblique frames."""
+    """The ground the whole frame sees, as (lat, lon) pairs, clipped at `max_distance_m` when oblique."""
     intr = view.intrinsics
     return ground_polygon(view, (0.0, 0.0, intr.width_px, intr.height_px), max_distance_m)
 
@@ -257,7 +260,7 @@ def polygon_area_m2(latlon: Sequence[tuple[float, float]]) -> float:
     return abs(float(area))
 
 
-# --- Chinese map datums ------------------------------------------------------------------------------------
+# --- Chinese map datums ----------------------------------------------------------------------------
 # GCJ-02 is WGS84 shifted by a published obfuscation formula on the Krasovsky 1940 ellipsoid; AMap and Tencent
 # draw in it. BD-09 is Baidu's further rotation and offset of GCJ-02. Both apply only inside China.
 

@@ -40,7 +40,9 @@ def _en(view: CameraView, x: float, y: float) -> np.ndarray:
         (45.0, -45.0, 100.0 / math.sqrt(2), 100.0 / math.sqrt(2)),
     ],
 )
-def test_principal_ray_lands_along_heading(yaw: float, pitch: float, expected_east: float, expected_north: float):
+def test_principal_ray_lands_along_heading(
+    yaw: float, pitch: float, expected_east: float, expected_north: float
+):
     en = _en(_view(yaw=yaw, pitch=pitch), 2000, 1500)
     assert en[0] == pytest.approx(expected_east, abs=1e-9)
     assert en[1] == pytest.approx(expected_north, abs=1e-9)
@@ -65,7 +67,9 @@ def test_nadir_image_orientation(yaw: float, dx: int, dy: int, east_sign: int, n
 def test_nadir_pixel_spacing_is_the_gsd_formula():
     # Phantom 4 Pro: 13.2 mm sensor, 8.8 mm lens, 5472 px wide.
     focal_px = 8.8 * 5472 / 13.2
-    view = CameraView(Pose(*DONGGUAN, 100.0, 0.0, -90.0), Intrinsics(5472, 3648, focal_px, 2736, 1824, "test"))
+    view = CameraView(
+        Pose(*DONGGUAN, 100.0, 0.0, -90.0), Intrinsics(5472, 3648, focal_px, 2736, 1824, "test")
+    )
     step = _en(view, 2736 + 1000, 1824)[0] / 1000
     assert step == pytest.approx(geo.nadir_gsd_m(13.2, 100.0, 8.8, 5472), rel=1e-12)
 
@@ -131,11 +135,13 @@ def test_points_behind_the_camera_do_not_project():
 
 def test_a_point_above_the_ground_projects_nearer_the_centre_at_nadir():
     # A rooftop 20 m up, 30 m east, seen from 100 m: it appears at 30/80 of the focal length off centre.
-    out = geo.project_enu_to_pixels(_intr(), Pose(*DONGGUAN, 100.0, 0.0, -90.0), np.array([[30.0, 0.0, 20.0]]))
+    out = geo.project_enu_to_pixels(
+        _intr(), Pose(*DONGGUAN, 100.0, 0.0, -90.0), np.array([[30.0, 0.0, 20.0]])
+    )
     assert out[0, 0] == pytest.approx(2000 + 2800 * 30 / 80)
 
 
-# --- geodesy -------------------------------------------------------------------------------------------------
+# --- geodesy ---------------------------------------------------------------------------------------
 
 
 def test_offset_and_back():
@@ -178,7 +184,7 @@ def test_box_polygon_wholly_above_the_horizon_is_an_error():
         geo.ground_polygon(_view(pitch=0.0), (0, 0, 4000, 1000))
 
 
-# --- pose from metadata --------------------------------------------------------------------------------------
+# --- pose from metadata ----------------------------------------------------------------------------
 
 
 def _meta(**kw: float | None) -> ImageMeta:
@@ -221,7 +227,7 @@ def test_pose_errors_name_the_file_and_reason(kw: dict[str, float | None], reaso
     assert str(err.value).startswith("x.jpg: ")
 
 
-# --- Chinese map datums ---------------------------------------------------------------------------------------
+# --- Chinese map datums ----------------------------------------------------------------------------
 
 # (wgs lat, wgs lon, gcj lat, gcj lon): the test table of the eviltransform project and the example output
 # printed in coordtransform's README test; both implement the same published GCJ-02 formula.
@@ -241,8 +247,12 @@ def test_wgs84_to_gcj02_published_vectors(w_lat: float, w_lon: float, g_lat: flo
 
 def test_gcj02_bd09_published_vectors():
     # coordtransform's README: gcj02tobd09(116.404, 39.915) and bd09togcj02(116.404, 39.915).
-    assert geo.gcj02_to_bd09(39.915, 116.404) == pytest.approx((39.92133699351021, 116.41036949371029), abs=1e-9)
-    assert geo.bd09_to_gcj02(39.915, 116.404) == pytest.approx((39.90865673957631, 116.39762729119315), abs=1e-9)
+    assert geo.gcj02_to_bd09(39.915, 116.404) == pytest.approx(
+        (39.92133699351021, 116.41036949371029), abs=1e-9
+    )
+    assert geo.bd09_to_gcj02(39.915, 116.404) == pytest.approx(
+        (39.90865673957631, 116.39762729119315), abs=1e-9
+    )
 
 
 def test_dongguan_gcj02_offset_is_hundreds_of_metres():

@@ -1,0 +1,167 @@
+"""DJI-style photo metadata: an EXIF APP1 (piexif) and a DJI XMP APP1 packet, spliced into encoded JPEG bytes.
+
+Everything is a pure function of the values given, so the same flight writes the same bytes.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from datetime import datetime
+from fractions import Fraction
+
+import piexif
+
+XMP_HEADER = b"http://ns.adobe.com/xap/1.0/\x00"
+_DMS_DEN = 1_000_000  # seconds of arc to 1e-6: about 0.03 mm on the ground
+
+
+@dataclass(frozen=True)
+class PhotoMeta:
+    """What a DJI aircraft writes about one photo (positions as written, i.e. with any GPS noise)."""
+
+    make: str
+    model: str
+    width_px: int
+    height_px: int
+    captured_at: datetime  # local time, with tzinfo
+    lat: float
+    lon: float
+    abs_alt_m: float
+    rel_alt_m: float
+    gimbal_yaw_deg: float
+    gimbal_pitch_deg: float
+    gimbal_roll_deg: float
+    flight_yaw_deg: float
+    flight_pitch_deg: float
+    flight_roll_deg: float
+    focal_mm: float
+    focal_35mm: int
+    calibrated_focal_px: float | None = None  # at the camera's native resolution, as DJI writes it
+    calibrated_cx_px: float | None = None
+    calibrated_cy_px: float | None = None
+
+
+def _dms(value: float) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]]:
+    v = abs(value)
+    total = round(v * 3600 * _DMS_DEN)  # integer micro-arcseconds: no float drift in the split
+    deg, rest = divmod(total, 3600 * _DMS_DEN)
+    minutes, sec = divmod(rest, 60 * _DMS_DEN)
+    return (deg, 1), (minutes, 1), (sec, _DMS_DEN)
+
+
+def _rational(value: float, den: int) -> tuple[int, int]:
+    f = Fraction(round(value * den), den)
+    return f.numerator, f.denominator
+
+
+def exif_bytes(meta: PhotoMeta) -> bytes:
+    stamp = meta.captured_at.strftime("%Y:%m:%d %H:%M:%S")
+    offset = meta.captured_at.strftime("%z")
+    offset = f"{offset[:3]}:{offset[3:]}" if offset else "+08:00"
+    zeroth = {
+        piexif.ImageIFD.Make: meta.make.encode(),
+        piexif.ImageIFD.Model: meta.model.encode(),
+        piexif.ImageIFD.Orientation: 1,
+        piexif.ImageIFD.XResolution: (72, 1),
+        piexif.ImageIFD.YResolution: (72, 1),
+        piexif.ImageIFD.ResolutionUnit: 2,
+        piexif.ImageIFD.Software: b"patrol-simulate",
+        piexif.ImageIFD.DateTime: stamp.encode(),
+    }
+    exif = {
+        piexif.ExifIFD.ExifVersion: b"0230",
+        piexif.ExifIFD.DateTimeOriginal: stamp.encode(),
+        piexif.ExifIFD.DateTimeDigitized: stamp.encode(),
+        piexif.ExifIFD.OffsetTimeOriginal: offset.encode(),
+        piexif.ExifIFD.ExposureTime: (1, 1000),
+        piexif.ExifIFD.FNumber: (28, 10),
+        piexif.ExifIFD.ISOSpeedRatings: 100,
+        piexif.ExifIFD.FocalLength: _rational(meta.focal_mm, 100),
+        piexif.ExifIFD.FocalLengthIn35mmFilm: meta.focal_35mm,
+        piexif.ExifIFD.PixelXDimension: meta.width_px,
+        piexif.ExifIFD.PixelYDimension: meta.height_px,
+    }
+    gps = {
+        piexif.GPSIFD.GPSVersionID: (2, 3, 0, 0),
+        piexif.GPSIFD.GPSLatitudeRef: b"N" if meta.lat >= 0 else b"S",
+        piexif.GPSIFD.GPSLatitude: _dms(meta.lat),
+        piexif.GPSIFD.GPSLongitudeRef: b"E" if meta.lon >= 0 else b"W",
+        piexif.GPSIFD.GPSLongitude: _dms(meta.lon),
+        piexif.GPSIFD.GPSAltitudeRef: 0 if meta.abs_alt_m >= 0 else 1,
+        piexif.GPSIFD.GPSAltitude: _rational(abs(meta.abs_alt_m), 1000),
+    }
+    out: bytes = piexif.dump({"0th": zeroth, "Exif": exif, "GPS": gps, "1st": {}, "thumbnail": None})
+    return out
+
+
+def _signed(value: float, places: int) -> str:
+    return f"{value:+.{places}f}"
+
+
+def xmp_packet(meta: PhotoMeta) -> bytes:
+    """The DJI XMP packet, drone-dji values as attributes and signed strings, as the aircraft writes them."""
+    stamp = meta.captured_at.isoformat()
+    attrs = [
+        ("tiff:Make", meta.make),
+        ("tiff:Model", meta.model),
+        ("xmp:CreateDate", stamp),
+        ("xmp:ModifyDate", stamp),
+        ("dc:format", "image/jpg"),
+        ("drone-dji:GpsStatus", "Normal"),
+        ("drone-dji:GpsLatitude", _signed(meta.lat, 9)),
+        ("drone-dji:GpsLongitude", _signed(meta.lon, 9)),
+        ("drone-dji:AbsoluteAltitude", _signed(meta.abs_alt_m, 3)),
+        ("drone-dji:RelativeAltitude", _signed(meta.rel_alt_m, 3)),
+        ("drone-dji:GimbalRollDegree", _signed(meta.gimbal_roll_deg, 2)),
+        ("drone-dji:GimbalYawDegree", _signed(meta.gimbal_yaw_deg, 2)),
+        ("drone-dji:GimbalPitchDegree", _signed(meta.gimbal_pitch_deg, 2)),
+        ("drone-dji:FlightRollDegree", _signed(meta.flight_roll_deg, 2)),
+        ("drone-dji:FlightYawDegree", _signed(meta.flight_yaw_deg, 2)),
+        ("drone-dji:FlightPitchDegree", _signed(meta.flight_pitch_deg, 2)),
+    ]
+    if meta.calibrated_focal_px is not None:
+        attrs.append(("drone-dji:CalibratedFocalLength", f"{meta.calibrated_focal_px:.6f}"))
+    if meta.calibrated_cx_px is not None and meta.calibrated_cy_px is not None:
+        attrs.append(("drone-dji:CalibratedOpticalCenterX", f"{meta.calibrated_cx_px:.6f}"))
+        attrs.append(("drone-dji:CalibratedOpticalCenterY", f"{meta.calibrated_cy_px:.6f}"))
+    body = "\n".join(f'    {k}="{v}"' for k, v in attrs)
+    text = (
+        '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/">\n'
+        ' <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">\n'
+        '  <rdf:Description rdf:about="DJI Meta Data"\n'
+        '    xmlns:tiff="http://ns.adobe.com/tiff/1.0/"\n'
+        '    xmlns:xmp="http://ns.adobe.com/xap/1.0/"\n'
+        '    xmlns:dc="http://purl.org/dc/elements/1.1/"\n'
+        '    xmlns:drone-dji="http://www.dji.com/drone-dji/1.0/"\n'
+        f"{body}>\n"
+        "  </rdf:Description>\n"
+        " </rdf:RDF>\n"
+        "</x:xmpmeta>\n"
+        '<?xpacket end="w"?>'
+    )
+    return text.encode("utf-8")
+
+
+def _segment(marker: bytes, payload: bytes) -> bytes:
+    if len(payload) + 2 > 0xFFFF:
+        raise ValueError(f"APP segment of {len(payload)} bytes does not fit in one JPEG segment")
+    return marker + struct.pack(">H", len(payload) + 2) + payload
+
+
+def with_metadata(jpeg: bytes, meta: PhotoMeta) -> bytes:
+    """The JPEG with its JFIF/EXIF/XMP APP segments replaced by ours: SOI, EXIF APP1, XMP APP1, the rest."""
+    if jpeg[:2] != b"\xff\xd8":
+        raise ValueError("not a JPEG (no SOI marker)")
+    pos = 2
+    # Drop the encoder's APP0..APP15 segments (JFIF): DJI files start with EXIF, as exiftool expects of them.
+    while jpeg[pos] == 0xFF and 0xE0 <= jpeg[pos + 1] <= 0xEF:
+        (length,) = struct.unpack(">H", jpeg[pos + 2 : pos + 4])
+        pos += 2 + length
+    return (
+        b"\xff\xd8"
+        + _segment(b"\xff\xe1", exif_bytes(meta))
+        + _segment(b"\xff\xe1", XMP_HEADER + xmp_packet(meta))
+        + jpeg[pos:]
+    )

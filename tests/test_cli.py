@@ -97,3 +97,70 @@ def test_console_script_is_installed_and_fails_cleanly(tmp_path: Path):
     proc = subprocess.run([exe, "locate", str(missing), "1", "1"], capture_output=True, text=True, timeout=60)
     assert proc.returncode != 0
     assert proc.stderr.count("\n") == 1 and str(missing) in proc.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("pitch", [-90.0, -45.0])
+def test_simulate_then_locate_a_labelled_target(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, pitch: float
+):
+    """Through the command line only: a simulated target's box centre locates back onto its truth footprint."""
+    out = tmp_path / "flight"
+    code, lines, _ = _run(
+        capsys, "simulate", str(out), "--seed", "11", "--frames", "4", "--pitch", str(pitch),
+        "--width", "1000", "--height", "750", "--altitude", "120", "--json",
+    )  # fmt: skip
+    assert code == 0
+    summary = json.loads(lines[0])
+    assert summary["frames"] == 4 and summary["seconds"] > 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    truth = {f["properties"]["id"]: f for f in json.loads((out / "truth.geojson").read_text())["features"]}
+    checked = 0
+    for frame in manifest["frames"]:
+        for box in frame["boxes"]:
+            x0, y0, x1, y1 = box["xyxy_px"]
+            if min(x0, y0) <= 1 or x1 >= 999 or y1 >= 749:
+                continue  # cut by the frame edge: its centre is not the object's
+            code, lines, _ = _run(
+                capsys, "locate", str(out / frame["file"]), str((x0 + x1) / 2), str((y0 + y1) / 2), "--json"
+            )
+            assert code == 0
+            got = json.loads(lines[0])
+            ring = truth[box["id"]]["geometry"]["coordinates"][0]
+            lats, lons = [p[1] for p in ring], [p[0] for p in ring]
+            # The box centre is inside the object's bounding box on the ground, give or take a metre.
+            slack = 1.0 / 111_000
+            assert min(lats) - slack <= got["lat"] <= max(lats) + slack
+            assert min(lons) - slack <= got["lon"] <= max(lons) + slack
+            checked += 1
+    assert checked >= 3, checked
+
+
+def test_simulate_with_bad_settings_is_a_one_line_error(capsys: pytest.CaptureFixture[str], tmp_path: Path):
+    code, out, err = _run(capsys, "simulate", str(tmp_path / "x"), "--seed", "1", "--pitch", "10")
+    assert code != 0 and out == []
+    assert len(err) == 1 and "pitch" in err[0]
+
+
+def test_locate_above_the_horizon_is_a_one_line_error(capsys: pytest.CaptureFixture[str], tmp_path: Path):
+    out = tmp_path / "flight"
+    assert main(["simulate", str(out), "--seed", "2", "--frames", "1", "--pitch", "-20",
+                 "--width", "400", "--height", "300"]) == 0  # fmt: skip
+    capsys.readouterr()
+    code, lines, err = _run(capsys, "locate", str(out / "DJI_0001.JPG"), "200", "0", "--json")
+    assert code != 0 and lines == []
+    assert len(err) == 1 and "horizon" in err[0]
+
+
+def test_demo_shows_every_sample_flight(capsys: pytest.CaptureFixture[str]):
+    flights = Path(__file__).parent.parent / "sample_flights"
+    code, out, err = _run(capsys, "demo", str(flights), "--json")
+    assert code == 0 and err == []
+    records = [json.loads(line) for line in out]
+    assert {Path(r["flight"]).name for r in records} == {"nadir_mapping", "oblique_corridor", "video_patrol"}
+    for r in records:
+        assert "error" not in r, r
+        assert len(r["footprint"]) == 4 and r["footprint_area_m2"] > 0
+        # The frame's centre looks at a point inside its own footprint's bounding box.
+        lats, lons = [p[0] for p in r["footprint"]], [p[1] for p in r["footprint"]]
+        assert min(lats) < r["centre_lat"] < max(lats) and min(lons) < r["centre_lon"] < max(lons)

@@ -104,7 +104,7 @@ def test_console_script_is_installed_and_fails_cleanly(tmp_path: Path):
 def test_simulate_then_locate_a_labelled_target(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, pitch: float
 ):
-    """Through the command line only: a simulated target's box centre locates back onto its truth footprint."""
+    """Through the command line only: a simulated target's box centre locates back onto its footprint."""
     out = tmp_path / "flight"
     code, lines, _ = _run(
         capsys, "simulate", str(out), "--seed", "11", "--frames", "4", "--pitch", str(pitch),

@@ -4,6 +4,7 @@ and prints; errors become one line on stderr naming the file and the reason, and
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import sys
@@ -16,6 +17,10 @@ from pipeline.errors import PipelineError
 
 EXIT_BAD_INPUT = 2
 EXIT_SOME_FAILED = 1
+
+# Command groups that live beside their domain code: each module has `register(subparsers)`, which adds its
+# commands (with `set_defaults(func=...)`) and imports its heavy dependencies only inside those functions.
+COMMAND_MODULES: tuple[str, ...] = ()
 
 
 def _emit(obj: dict[str, Any]) -> None:
@@ -207,6 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("flights", nargs="*", default=["sample_flights"], metavar="FLIGHT_DIR")
     _common(p)
     p.set_defaults(func=cmd_demo)
+
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(sub)
     return parser
 
 

@@ -227,6 +227,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)
+    except BrokenPipeError:
+        # The reader went away (`patrol ... | head`): nothing left to say, and nothing went wrong here.
+        sys.stderr.close()
+        return 0
     except PipelineError as err:
         _fail(str(err))
         return EXIT_BAD_INPUT

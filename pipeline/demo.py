@@ -37,9 +37,30 @@ def _media(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in wanted)
 
 
-def frame_record(meta: ImageMeta, view: CameraView | None, error: str | None) -> dict[str, Any]:
+def frame_record(meta: ImageMeta) -> dict[str, Any]:
+    """A frame's metadata, and where it looks on the ground, or why that is unknown."""
+    from pipeline.frames import view_for_meta
+
     record: dict[str, Any] = meta.as_dict()
-    if view is not None:
+    try:
+        view = view_for_meta(meta)
+        width, height = view.intrinsics.width_px, view.intrinsics.height_px
+        corners = geo.ground_polygon(view, (0, 0, width, height), per_side=1)
+        centre = geo.pixel_to_ground(view, width / 2, height / 2)
+        record.update(
+            focal_px=view.intrinsics.focal_px,
+            intrinsics_source=view.intrinsics.source,
+            centre_gsd_m=centre_gsd_m(view),
+            footprint=[[lat, lon] for lat, lon in corners],
+            footprint_area_m2=geo.polygon_area_m2(geo.frame_footprint(view)),
+            centre_lat=centre.lat,
+            centre_lon=centre.lon,
+            notes=list(view.notes),
+        )
+    except PipelineError as err:
+        record["error"] = str(err)
+    return record
+    if True:
         corners = geo.ground_polygon(
             view, (0, 0, view.intrinsics.width_px, view.intrinsics.height_px), per_side=1
         )
@@ -54,8 +75,6 @@ def frame_record(meta: ImageMeta, view: CameraView | None, error: str | None) ->
             centre_lon=centre.lon,
             notes=list(view.notes),
         )
-    if error:
-        record["error"] = error
     return record
 
 
@@ -68,7 +87,6 @@ def centre_gsd_m(view: CameraView) -> float:
 
 
 def photo_records(folder: Path) -> list[dict[str, Any]]:
-    from pipeline.frames import view_for_meta
     from pipeline.metadata import read_image_meta
 
     records = []
@@ -80,17 +98,12 @@ def photo_records(folder: Path) -> list[dict[str, Any]]:
         except PipelineError as err:
             records.append({"path": str(path), "error": str(err)})
             continue
-        try:
-            view: CameraView | None = view_for_meta(meta)
-            error = None
-        except PipelineError as err:
-            view, error = None, str(err)
-        records.append(frame_record(meta, view, error))
+        records.append(frame_record(meta))
     return records
 
 
 def video_records(folder: Path) -> list[dict[str, Any]]:
-    from pipeline.frames import meta_from_srt_entry, view_for_meta
+    from pipeline.frames import meta_from_srt_entry
     from pipeline.metadata import read_srt
 
     records = []
@@ -103,13 +116,7 @@ def video_records(folder: Path) -> list[dict[str, Any]]:
         width, height = _video_size(srt)
         step = max(1, math.ceil(len(entries) / VIDEO_ENTRIES_SHOWN))
         for entry in entries[::step]:
-            meta = meta_from_srt_entry(entry, str(srt), width, height)
-            try:
-                view: CameraView | None = view_for_meta(meta)
-                error = None
-            except PipelineError as err:
-                view, error = None, str(err)
-            records.append(frame_record(meta, view, error))
+            records.append(frame_record(meta_from_srt_entry(entry, str(srt), width, height)))
     return records
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from pipeline import geo
 from pipeline.simulate import FlightSettings, simulate_flight
-from pipeline.types import Intrinsics, Pose
+from pipeline.types import CameraView, Intrinsics, Pose
 
 Flight = tuple[Path, dict[str, Any]]
 
@@ -65,6 +65,24 @@ class Geometry:
         e, n = geo.latlon_offset(pose.lat, pose.lon, lat, lon)
         xy = geo.project_enu_to_pixels(intr, pose, np.array([[e, n, 0.0]]))[0]
         return float(xy[0]), float(xy[1])
+
+    @classmethod
+    def locate_errors(
+        cls, manifest: dict[str, Any], features: list[dict[str, Any]], views: list[CameraView]
+    ) -> list[float]:
+        """For each frame (with the view a reader built for it) and each truth object drawn in it: metres
+        between the truth centroid and where its rendered pixel locates back through that view."""
+        intr_true = cls.intrinsics(manifest)
+        errors = []
+        for frame, view in zip(manifest["frames"], views, strict=True):
+            for feat in features:
+                p = feat["properties"]
+                x, y = cls.project(intr_true, cls.pose(frame), p["centroid_lat"], p["centroid_lon"])
+                if not (0 <= x < intr_true.width_px and 0 <= y < intr_true.height_px):
+                    continue
+                ground = geo.pixel_to_ground(view, x, y)
+                errors.append(geo.distance_m(ground.lat, ground.lon, p["centroid_lat"], p["centroid_lon"]))
+        return errors
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import PipelineError
+from pipeline.types import ImageMeta
 
 EXIT_BAD_INPUT = 2
 EXIT_SOME_FAILED = 1
@@ -58,7 +59,7 @@ def cmd_meta(args: argparse.Namespace) -> int:
                 for entry in entries:
                     _print_record({"path": str(path), **entry.as_dict()}, args.json)
             else:
-                _print_record(read_image_meta(path).as_dict(), args.json)
+                _print_record(_meta_record(read_image_meta(path)), args.json)
         except PipelineError as err:
             failed += 1
             _fail(str(err))
@@ -66,6 +67,23 @@ def cmd_meta(args: argparse.Namespace) -> int:
             failed += 1
             _fail(f"{path}: {err.strerror or err}")
     return EXIT_SOME_FAILED if failed else 0
+
+
+def _meta_record(meta: ImageMeta) -> dict[str, Any]:
+    """DESIGN.md's meta fields plus the pinhole camera this image gets and where its focal came from."""
+    from pipeline.metadata import intrinsics_for
+
+    record = meta.as_dict()
+    try:
+        intr = intrinsics_for(meta)
+    except PipelineError as err:
+        record.update(focal_px=None, cx_px=None, cy_px=None, intrinsics_source=None)
+        record["problems"] = [*record["problems"], err.reason]
+    else:
+        record.update(
+            focal_px=intr.focal_px, cx_px=intr.cx_px, cy_px=intr.cy_px, intrinsics_source=intr.source
+        )
+    return record
 
 
 def _print_record(record: dict[str, Any], as_json: bool) -> None:

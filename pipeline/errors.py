@@ -33,3 +33,11 @@ class SimulationError(PipelineError):
 
 class ModelError(PipelineError):
     """The detector cannot be loaded or run."""
+
+
+class CaseError(PipelineError):
+    """The case queue refuses an operation: unknown case or user, bad setting, unreachable database."""
+
+
+class TransitionError(CaseError):
+    """A case cannot move from its current state by the requested action."""

@@ -165,3 +165,73 @@ class GroundPoint:
     lat: float
     lon: float
     ground_distance_m: float  # horizontal distance from the point below the camera
+
+
+@dataclass(frozen=True)
+class Sighting:
+    """One detection placed on the ground: what the case queue receives from a flight.
+
+    `seen_at` is ISO 8601 (a frame's capture time; without an offset it is read in the squad's local zone).
+    `footprint` is the object's outline on the ground as (lat, lon) pairs, first point not repeated.
+    The evidence crop comes either as JPEG bytes (stored content-addressed under the data root) or as the
+    path of a file already written.
+    """
+
+    flight_id: str
+    frame_path: str
+    class_name: str
+    score: float
+    xyxy_px: tuple[float, float, float, float]
+    lat: float
+    lon: float
+    seen_at: str
+    footprint: tuple[tuple[float, float], ...] = ()
+    size_m: float | None = None  # the object's largest ground extent, when known
+    evidence_jpeg: bytes | None = field(default=None, repr=False)
+    evidence_path: str | None = None
+
+
+@dataclass(frozen=True)
+class FrameCoverage:
+    """The ground one frame of a flight saw, whether or not anything was detected in it: what lets the queue
+    record that an open case was looked at and not seen (the verification, 核查, that it was cleared)."""
+
+    flight_id: str
+    frame_path: str
+    seen_at: str
+    footprint: tuple[tuple[float, float], ...]  # (lat, lon), first point not repeated
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One object the detector found in one frame.
+
+    `xyxy_px` is in the original frame's pixels. `lat`/`lon` are where the box's ground anchor lands (the box
+    centre at nadir, lower in oblique views: pipeline.detect.detector.anchor_px), `footprint` is the whole box
+    on the ground as (lat, lon) pairs, first point not repeated. All three are empty when the frame has no
+    usable pose. `size_m` is the footprint's largest extent.
+    """
+
+    path: str
+    class_name: str
+    score: float
+    xyxy_px: tuple[float, float, float, float]
+    lat: float | None = None
+    lon: float | None = None
+    ground_distance_m: float | None = None  # from the point below the camera
+    size_m: float | None = None
+    footprint: tuple[tuple[float, float], ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        """The `patrol detect --json` object."""
+        return {
+            "path": self.path,
+            "class": self.class_name,
+            "score": round(self.score, 4),
+            "xyxy_px": [round(v, 1) for v in self.xyxy_px],
+            "lat": self.lat,
+            "lon": self.lon,
+            "ground_distance_m": None if self.ground_distance_m is None else round(self.ground_distance_m, 2),
+            "size_m": None if self.size_m is None else round(self.size_m, 2),
+            "footprint": [[lat, lon] for lat, lon in self.footprint],
+        }

@@ -1,0 +1,405 @@
+"""Sightings into the queue: new cases, sightings on old ones, and "looked at, not seen" on others.
+
+`push_sightings` is what the flow calls, once per flight (or a few flights), inside one transaction:
+
+    with sessions.begin() as session:
+        result = push_sightings(session, sightings, frames=coverage, categories=cats, data_root=root)
+
+A rerun of the same flight adds nothing: sightings are keyed by flight, frame, class and box, and "not seen"
+is recorded once per case and flight. Pushes are serialised by a lock row, so two flights over the same
+ground pushed at once still open one case per object.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from pipeline import dedupe
+from pipeline.cases import lifecycle
+from pipeline.cases.categories import CategoryConfig
+from pipeline.cases.evidence import store_evidence
+from pipeline.cases.models import Case, CaseEvent, Flight, Frame, QueueLock, SightingRow
+from pipeline.errors import CaseError
+from pipeline.types import FrameCoverage, Sighting
+
+CLOSED_POLICIES = ("new_linked", "reopen")
+_CHUNK = 500  # keys per IN list: well under SQLite's and PostgreSQL's parameter limits
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class PushResult:
+    cases_new: int = 0
+    cases_updated: int = 0
+    sightings_added: int = 0
+    sightings_skipped: int = 0  # already in the queue (a rerun)
+    not_seen: int = 0  # cases a footprint covered without seeing them
+    reopened: int = 0  # resolved or closed cases seen again
+    case_ids: tuple[int, ...] = field(default=())
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["case_ids"] = list(self.case_ids)
+        return out
+
+
+def sighting_key(s: Sighting) -> str:
+    box = ",".join(f"{v:.1f}" for v in s.xyxy_px)
+    return hashlib.sha256(f"{s.flight_id}\0{s.frame_path}\0{s.class_name}\0{box}".encode()).hexdigest()
+
+
+def parse_time(text: str, local_tz: str) -> datetime:
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError as err:
+        raise CaseError(f"not an ISO 8601 time: {text!r}") from err
+    return dt.replace(tzinfo=ZoneInfo(local_tz)) if dt.tzinfo is None else dt
+
+
+def _chunks(items: Sequence[T]) -> Iterable[Sequence[T]]:
+    for i in range(0, len(items), _CHUNK):
+        yield items[i : i + _CHUNK]
+
+
+def _ref(case: Case) -> dedupe.CaseRef:
+    return dedupe.CaseRef(case.id, case.class_name, case.lat, case.lon, case.status, case.size_m)
+
+
+def _cases_near(session: Session, keys: set[int], statuses: Sequence[str]) -> list[Case]:
+    found: list[Case] = []
+    for chunk in _chunks(sorted(keys)):
+        found.extend(
+            session.scalars(select(Case).where(Case.grid_key.in_(chunk), Case.status.in_(statuses))).all()
+        )
+    return found
+
+
+def push_sightings(
+    session: Session,
+    sightings: Sequence[Sighting],
+    *,
+    categories: CategoryConfig,
+    data_root: Path,
+    frames: Sequence[FrameCoverage] = (),
+    closed_seen_again: str = "new_linked",
+    local_tz: str = "Asia/Shanghai",
+    now: datetime | None = None,
+) -> PushResult:
+    """Put one or more flights' sightings into the queue; the caller commits. See the module docstring."""
+    if closed_seen_again not in CLOSED_POLICIES:
+        raise CaseError(
+            f"closed_seen_again must be one of {', '.join(CLOSED_POLICIES)}, not {closed_seen_again!r}"
+        )
+    now = now or lifecycle.utcnow()
+    # First statement of the transaction: pushes queue here, so each sees the cases the previous one opened.
+    session.execute(update(QueueLock).where(QueueLock.name == "push").values(touched_at=now))
+    by_flight: dict[str, list[Sighting]] = defaultdict(list)
+    cover: dict[str, list[FrameCoverage]] = defaultdict(list)
+    for s in sightings:
+        by_flight[s.flight_id].append(s)
+    for f in frames:
+        cover[f.flight_id].append(f)
+
+    def first_time(flight_id: str) -> str:
+        times = [s.seen_at for s in by_flight.get(flight_id, ())] + [
+            f.seen_at for f in cover.get(flight_id, ())
+        ]
+        return min(times) if times else ""
+
+    total = PushResult()
+    for flight_id in sorted(set(by_flight) | set(cover), key=lambda f: (first_time(f), f)):
+        step = _push_flight(
+            session,
+            flight_id,
+            by_flight.get(flight_id, []),
+            cover.get(flight_id, []),
+            categories,
+            data_root,
+            closed_seen_again,
+            local_tz,
+            now,
+        )
+        total = PushResult(
+            cases_new=total.cases_new + step.cases_new,
+            cases_updated=total.cases_updated + step.cases_updated,
+            sightings_added=total.sightings_added + step.sightings_added,
+            sightings_skipped=total.sightings_skipped + step.sightings_skipped,
+            not_seen=total.not_seen + step.not_seen,
+            reopened=total.reopened + step.reopened,
+            case_ids=total.case_ids + step.case_ids,
+        )
+    session.flush()
+    return total
+
+
+def _frames_for(
+    session: Session,
+    flight_id: str,
+    sightings: Sequence[Sighting],
+    coverage: Sequence[FrameCoverage],
+    local_tz: str,
+) -> dict[str, Frame]:
+    frames = {f.path: f for f in session.scalars(select(Frame).where(Frame.flight_id == flight_id))}
+    for c in coverage:
+        frame = frames.get(c.frame_path)
+        if frame is None:
+            frame = Frame(flight_id=flight_id, path=c.frame_path)
+            session.add(frame)
+            frames[c.frame_path] = frame
+        frame.seen_at = parse_time(c.seen_at, local_tz)
+        frame.footprint = [[lat, lon] for lat, lon in c.footprint]
+    for s in sightings:
+        if s.frame_path not in frames:
+            frame = Frame(flight_id=flight_id, path=s.frame_path, seen_at=parse_time(s.seen_at, local_tz))
+            session.add(frame)
+            frames[s.frame_path] = frame
+    session.flush()
+    return frames
+
+
+def _push_flight(
+    session: Session,
+    flight_id: str,
+    sightings: Sequence[Sighting],
+    coverage: Sequence[FrameCoverage],
+    categories: CategoryConfig,
+    data_root: Path,
+    closed_seen_again: str,
+    local_tz: str,
+    now: datetime,
+) -> PushResult:
+    flight = session.get(Flight, flight_id)
+    if flight is None:
+        session.add(Flight(id=flight_id, first_pushed_at=now, last_pushed_at=now))
+    else:
+        flight.last_pushed_at = now
+    session.flush()
+    frames = _frames_for(session, flight_id, sightings, coverage, local_tz)
+
+    keyed = {sighting_key(s): s for s in sightings}
+    existing: set[str] = set()
+    for chunk in _chunks(sorted(keyed)):
+        existing.update(session.scalars(select(SightingRow.key).where(SightingRow.key.in_(chunk))))
+    fresh = [s for k, s in keyed.items() if k not in existing]
+    skipped = len(sightings) - len(fresh)
+    # Cases this flight already put sightings on (an earlier, partial push of the same flight).
+    seen_ids: set[int] = set(
+        session.scalars(select(SightingRow.case_id).where(SightingRow.flight_id == flight_id).distinct())
+    )
+
+    rules, default_rule = categories.merge_rules(), categories.default_rule()
+    groups = dedupe.group_sightings(fresh, rules, default_rule)
+    radius = dedupe.match_radius_m(rules, default_rule)
+    keys = {k for g in groups for k in dedupe.neighbour_keys(g.lat, g.lon, radius)}
+    near = _cases_near(session, keys, (*lifecycle.MATCHABLE, lifecycle.CLOSED)) if keys else []
+    live = {c.id: c for c in near if c.status != lifecycle.CLOSED}
+    closed = {c.id: c for c in near if c.status == lifecycle.CLOSED}
+    matches = dedupe.match_groups(groups, [_ref(c) for c in live.values()], rules, default_rule)
+    closed_matches = dedupe.match_groups(groups, [_ref(c) for c in closed.values()], rules, default_rule)
+
+    new = updated = reopened = 0
+    touched: list[int] = []
+    for group, hit, old in zip(groups, matches, closed_matches, strict=True):
+        if hit is not None:
+            case = live[hit.case_id]
+            if case.status == lifecycle.RESOLVED:
+                lifecycle.reopen(
+                    session, case, lifecycle.SYSTEM_ACTOR, note="seen again", flight_id=flight_id, now=now
+                )
+                reopened += 1
+            updated += 1
+        elif old is not None and closed_seen_again == "reopen":
+            case = closed[old.case_id]
+            lifecycle.revive(
+                session, case, lifecycle.SYSTEM_ACTOR, note="seen again", flight_id=flight_id, now=now
+            )
+            live[case.id] = case
+            reopened += 1
+            updated += 1
+        else:
+            case = _open_case(session, group, categories, now, previous=old.case_id if old else None)
+            live[case.id] = case
+            new += 1
+        _add_group(
+            session, case, group, frames, data_root, local_tz, now, first_on_flight=case.id not in seen_ids
+        )
+        seen_ids.add(case.id)
+        touched.append(case.id)
+
+    not_seen = _record_not_seen(session, flight_id, coverage, seen_ids, categories, now)
+    return PushResult(new, updated, len(fresh), skipped, not_seen, reopened, tuple(touched))
+
+
+def _open_case(
+    session: Session,
+    group: dedupe.SightingGroup,
+    categories: CategoryConfig,
+    now: datetime,
+    previous: int | None,
+) -> Case:
+    cat = categories.for_class(group.class_name)
+    case = Case(
+        class_name=group.class_name,
+        service_code=cat.service_code,
+        service_name=cat.service_name,
+        category=cat.category,
+        status=lifecycle.NEW,
+        lat=group.lat,
+        lon=group.lon,
+        grid_key=dedupe.grid_key(group.lat, group.lon),
+        size_m=group.size_m,
+        score=group.score,
+        first_seen=now,  # replaced by the sightings' own times in _add_group
+        last_seen=now,
+        sightings_count=0,
+        flights_count=0,
+        previous_case_id=previous,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(case)
+    session.flush()
+    note = f"seen again after case {previous} was closed" if previous else None
+    lifecycle.record_event(
+        session,
+        case,
+        "open",
+        lifecycle.SYSTEM_ACTOR,
+        now,
+        to_status=lifecycle.NEW,
+        flight_id=group.best.flight_id,
+        note=note,
+    )
+    return case
+
+
+def _add_group(
+    session: Session,
+    case: Case,
+    group: dedupe.SightingGroup,
+    frames: dict[str, Frame],
+    data_root: Path,
+    local_tz: str,
+    now: datetime,
+    first_on_flight: bool,
+) -> None:
+    rows = []
+    for s in group.sightings:
+        path, digest = store_evidence(data_root, s)
+        x0, y0, x1, y1 = s.xyxy_px
+        rows.append(
+            SightingRow(
+                key=sighting_key(s),
+                case_id=case.id,
+                frame_id=frames[s.frame_path].id,
+                flight_id=s.flight_id,
+                class_name=s.class_name,
+                score=s.score,
+                x0_px=x0,
+                y0_px=y0,
+                x1_px=x1,
+                y1_px=y1,
+                lat=s.lat,
+                lon=s.lon,
+                footprint=[[lat, lon] for lat, lon in s.footprint] or None,
+                size_m=s.size_m,
+                seen_at=parse_time(s.seen_at, local_tz),
+                evidence_path=path,
+                evidence_sha256=digest,
+            )
+        )
+    session.add_all(rows)
+    session.flush()
+    fresh_case = case.sightings_count == 0
+    n_old, n_new = case.sightings_count, len(rows)
+    if not fresh_case:  # the position settles as sightings accumulate
+        case.lat = (case.lat * n_old + group.lat * n_new) / (n_old + n_new)
+        case.lon = (case.lon * n_old + group.lon * n_new) / (n_old + n_new)
+        case.grid_key = dedupe.grid_key(case.lat, case.lon)
+    times = [r.seen_at for r in rows]
+    case.first_seen = min(times) if fresh_case else min(case.first_seen, *times)
+    case.last_seen = max(times) if fresh_case else max(case.last_seen, *times)
+    case.sightings_count = n_old + n_new
+    case.flights_count += 1 if first_on_flight else 0
+    if group.size_m is not None:
+        case.size_m = group.size_m if case.size_m is None else max(case.size_m, group.size_m)
+    best = rows[0]  # group sightings come best first
+    if fresh_case or best.score > case.score or (case.evidence_path is None and best.evidence_path):
+        case.score = max(case.score, best.score) if not fresh_case else best.score
+        case.best_sighting_id = best.id
+        case.evidence_path, case.evidence_sha256 = best.evidence_path, best.evidence_sha256
+        case.frame_path = frames[group.best.frame_path].path
+    case.updated_at = now
+    if not fresh_case:
+        lifecycle.record_event(
+            session,
+            case,
+            "sighted",
+            lifecycle.SYSTEM_ACTOR,
+            now,
+            flight_id=group.best.flight_id,
+            note=f"{n_new} sightings",
+        )
+
+
+def _record_not_seen(
+    session: Session,
+    flight_id: str,
+    coverage: Sequence[FrameCoverage],
+    seen_ids: set[int],
+    categories: CategoryConfig,
+    now: datetime,
+) -> int:
+    usable = [c for c in coverage if len(c.footprint) >= 3]
+    footprints = [c.footprint for c in usable]
+    if not footprints:
+        return 0
+    # Per footprint, not the flight's bounding box: a long corridor flight would otherwise scan the city.
+    ranges = dedupe.merge_ranges(r for fp in footprints for r in dedupe.key_ranges(fp))
+    candidates: list[Case] = []
+    for chunk in _chunks(ranges):
+        cond = or_(*(and_(Case.grid_key >= lo, Case.grid_key <= hi) for lo, hi in chunk))
+        candidates.extend(session.scalars(select(Case).where(cond, Case.status.in_(lifecycle.VERIFIABLE))))
+    if not candidates:
+        return 0
+    already: set[int] = set()
+    for ids in _chunks([c.id for c in candidates]):
+        already.update(
+            session.scalars(
+                select(CaseEvent.case_id).where(
+                    CaseEvent.flight_id == flight_id,
+                    CaseEvent.action == "not_seen",
+                    CaseEvent.case_id.in_(ids),
+                )
+            )
+        )
+    by_id = {c.id: c for c in candidates}
+    count = 0
+    for cls in {c.class_name for c in candidates}:
+        margin = categories.merge_rules().get(cls, categories.default_rule()).radius_m()
+        refs = [_ref(c) for c in candidates if c.class_name == cls and c.id not in already]
+        for case_id, idx in dedupe.cases_not_seen(refs, footprints, seen_ids, margin):
+            case = by_id[case_id]
+            case.last_not_seen_at = now
+            lifecycle.record_event(
+                session,
+                case,
+                "not_seen",
+                lifecycle.SYSTEM_ACTOR,
+                now,
+                flight_id=flight_id,
+                note=f"covered by {usable[idx].frame_path} and not seen",
+            )
+            count += 1
+    return count

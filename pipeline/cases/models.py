@@ -1,0 +1,192 @@
+"""The case database: flights, frames, sightings, cases, case events, users, and the outbox.
+
+The schema is created and changed only by the Alembic migrations in `migrations/` (a test checks that they
+and these models agree). Positions are WGS84; times are stored as UTC and come back timezone-aware.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on SQLite (which keeps no zone) and PostgreSQL alike."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value.isoformat()} given to a UTC column")
+        out = value.astimezone(UTC)
+        # SQLite stores text; dropping the zone keeps its string comparisons in one format.
+        return out.replace(tzinfo=None) if dialect.name == "sqlite" else out
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(128), default="")
+    role: Mapped[str] = mapped_column(String(16))  # reviewer, supervisor, admin
+    password_hash: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class Flight(Base):
+    __tablename__ = "flights"
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    first_pushed_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_pushed_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class Frame(Base):
+    __tablename__ = "frames"
+    __table_args__ = (UniqueConstraint("flight_id", "path"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    flight_id: Mapped[str] = mapped_column(ForeignKey("flights.id"))
+    path: Mapped[str] = mapped_column(String(1024))
+    seen_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    footprint: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)  # [[lat, lon], ...]
+
+
+class Case(Base):
+    __tablename__ = "cases"
+    __table_args__ = (Index("ix_cases_status_id", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    class_name: Mapped[str] = mapped_column(String(64))
+    # The category as configured when the case was opened: a later change of codes leaves filed cases alone.
+    service_code: Mapped[str] = mapped_column(String(32), default="")
+    service_name: Mapped[str] = mapped_column(String(64), default="")
+    category: Mapped[str] = mapped_column(String(64), default="")
+    status: Mapped[str] = mapped_column(String(16))
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    grid_key: Mapped[int] = mapped_column(BigInteger, index=True)
+    size_m: Mapped[float | None] = mapped_column(Float, nullable=True)
+    score: Mapped[float] = mapped_column(Float)  # of the best sighting
+    first_seen: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_seen: Mapped[datetime] = mapped_column(UtcDateTime())
+    sightings_count: Mapped[int] = mapped_column(Integer, default=0)
+    flights_count: Mapped[int] = mapped_column(Integer, default=0)
+    best_sighting_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    evidence_path: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    evidence_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    frame_path: Mapped[str | None] = mapped_column(String(1024), nullable=True)  # of the best sighting
+    claimed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)  # why rejected, or the last note
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), nullable=True)
+    previous_case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), nullable=True)
+    last_not_seen_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # Optimistic locking: every UPDATE checks and bumps it, so two hands on one case cannot both win.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy reads a plain dict)
+
+
+class SightingRow(Base):
+    __tablename__ = "sightings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # A digest of flight, frame, class and box: the same detection pushed twice is stored once.
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    frame_id: Mapped[int] = mapped_column(ForeignKey("frames.id"), index=True)
+    flight_id: Mapped[str] = mapped_column(String(128), index=True)
+    class_name: Mapped[str] = mapped_column(String(64))
+    score: Mapped[float] = mapped_column(Float)
+    x0_px: Mapped[float] = mapped_column(Float)
+    y0_px: Mapped[float] = mapped_column(Float)
+    x1_px: Mapped[float] = mapped_column(Float)
+    y1_px: Mapped[float] = mapped_column(Float)
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    footprint: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
+    size_m: Mapped[float | None] = mapped_column(Float, nullable=True)
+    seen_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    evidence_path: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    evidence_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class CaseEvent(Base):
+    __tablename__ = "case_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    to_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    flight_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class OutboxMessage(Base):
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_state_next", "state", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("case_events.id"), unique=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    idempotency_key: Mapped[str] = mapped_column(String(128), unique=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(16))  # pending, sent
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+class QueueLock(Base):
+    """One row per lock name. Updating it first thing in a transaction serialises writers that must see each
+    other's results (two pushes of overlapping flights), with the same statement on SQLite and PostgreSQL."""
+
+    __tablename__ = "queue_locks"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    touched_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)

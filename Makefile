@@ -16,12 +16,18 @@ $(STAMP): pyproject.toml requirements.lock
 	  { grep -v '^WARNING: Location' $(VENV)/pip.log; exit 1; }
 	@touch $(STAMP)
 
-# exiftool is the reference reader the metadata tests compare against (Debian package, root on CI).
+# Debian packages the tests use: exiftool (the reference the metadata tests compare against), chromium (the
+# browser the review app's tests drive) and a CJK font (so Chinese pages render in it). Root on CI.
 tools:
-	@command -v exiftool >/dev/null 2>&1 || { \
-	  echo "installing exiftool (libimage-exiftool-perl)"; \
-	  (apt-get update -qq && apt-get install -y -qq libimage-exiftool-perl) >/dev/null 2>&1 || \
-	  echo "warning: could not install exiftool; the tests that compare against it will fail"; }
+	@missing=""; \
+	command -v exiftool >/dev/null 2>&1 || missing="$$missing libimage-exiftool-perl"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	fc-list 2>/dev/null | grep -qi wenquanyi || missing="$$missing fonts-wqy-microhei"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) >/dev/null 2>&1 || \
+	  echo "warning: could not install$$missing; the tests that need them will fail"; \
+	fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

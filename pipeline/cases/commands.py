@@ -238,7 +238,7 @@ def register(subparsers: Any) -> None:
     usub = users.add_subparsers(dest="users_command", required=True)
     p = usub.add_parser("add", help="add a user")
     p.add_argument("name", metavar="NAME")
-    p.add_argument("--role", default="reviewer", choices=("reviewer", "supervisor", "admin"))
+    p.add_argument("--role", default="reviewer", choices=("pilot", "reviewer", "supervisor", "admin"))
     p.add_argument("--display-name", default="")
     p.add_argument(
         "--password-stdin", action="store_true", help="read the password from the first line of stdin"

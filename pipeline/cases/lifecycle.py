@@ -299,3 +299,65 @@ def mark_duplicate(
     record_event(session, target, "merge", actor, now, note=f"case {case.id} merged in")
     session.flush()
     return case
+
+
+def reassign(
+    session: Session,
+    case_id: int,
+    actor: str,
+    to_user: str,
+    *,
+    lease_s: int = 900,
+    now: datetime | None = None,
+) -> Case:
+    """A supervisor hands a case under review (or a new one) to `to_user`, whoever held it before."""
+    case = get_case(session, case_id)
+    if case.status not in (NEW, IN_REVIEW):
+        raise TransitionError(f"case {case_id}: cannot reassign a case that is {case.status}")
+    now = now or utcnow()
+    before, previous = case.status, case.claimed_by
+    case.status = IN_REVIEW
+    case.claimed_by = to_user
+    case.lease_expires_at = now + timedelta(seconds=lease_s)
+    case.updated_at = now
+    note = f"from {previous} to {to_user}" if previous else f"to {to_user}"
+    record_event(session, case, "reassign", actor, now, from_status=before, to_status=IN_REVIEW, note=note)
+    try:
+        session.flush()
+    except StaleDataError as err:
+        raise CaseError(f"case {case.id} was changed by someone else meanwhile; reload it and retry") from err
+    return case
+
+
+def add_note(session: Session, case_id: int, actor: str, note: str, *, now: datetime | None = None) -> Case:
+    """A note on the case's history that changes nothing else."""
+    if not note.strip():
+        raise CaseError(f"case {case_id}: an empty note")
+    case = get_case(session, case_id)
+    record_event(session, case, "note", actor, now or utcnow(), note=note.strip())
+    session.flush()
+    return case
+
+
+def claim(
+    session: Session, case_id: int, reviewer: str, *, lease_s: int = 900, now: datetime | None = None
+) -> Case:
+    """Claim one chosen case (from a filtered queue): a new one, or one whose lease ran out or is ours."""
+    case = get_case(session, case_id)
+    now = now or utcnow()
+    lapsed = case.lease_expires_at is None or case.lease_expires_at <= now
+    if case.status == IN_REVIEW and (case.claimed_by == reviewer or lapsed):
+        before = case.claimed_by
+        note = None if before == reviewer else f"lease of {before} ran out"
+        record_event(
+            session, case, "claim", reviewer, now, from_status=IN_REVIEW, to_status=IN_REVIEW, note=note
+        )
+    else:
+        _transition(session, case, "claim", reviewer, now)
+    case.claimed_by = reviewer
+    case.lease_expires_at = now + timedelta(seconds=lease_s)
+    try:
+        session.flush()
+    except StaleDataError as err:
+        raise CaseError(f"case {case.id} was claimed by someone else meanwhile; reload it") from err
+    return case

@@ -1,13 +1,19 @@
-"""Users of the review app: name, role, and an optional scrypt password hash (stdlib, no extra package)."""
+"""Users of the review app: name, role, and an optional argon2id password hash.
+
+Hashes written before argon2 (scrypt, stdlib) still verify, and `authenticate` rewrites them as argon2id on
+the user's next successful sign-in.
+"""
 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
-import os
 from datetime import datetime
 
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -15,17 +21,22 @@ from pipeline.cases.lifecycle import utcnow
 from pipeline.cases.models import User
 from pipeline.errors import CaseError
 
-ROLES = ("reviewer", "supervisor", "admin")
-_N, _R, _P = 2**14, 8, 1  # scrypt cost: about 50 ms and 16 MiB per check
+# Least to most trusted; each role may do everything the roles before it may (see pipeline.review.auth).
+ROLES = ("pilot", "reviewer", "supervisor", "admin")
+_N, _R, _P = 2**14, 8, 1  # the legacy scrypt cost
+
+
+def _hasher() -> PasswordHasher:
+    # argon2-cffi's defaults (RFC 9106 low-memory profile: t=3, m=64 MiB, p=4), built per call so that
+    # nothing is set up at import time.
+    return PasswordHasher()
 
 
 def hash_password(password: str) -> str:
-    salt = os.urandom(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=_N, r=_R, p=_P)
-    return f"scrypt${_N}${_R}${_P}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+    return _hasher().hash(password)
 
 
-def verify_password(password: str, stored: str) -> bool:
+def _verify_scrypt(password: str, stored: str) -> bool:
     try:
         scheme, n, r, p, salt, digest = stored.split("$")
     except ValueError:
@@ -34,6 +45,48 @@ def verify_password(password: str, stored: str) -> bool:
         return False
     got = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p))
     return hmac.compare_digest(got, base64.b64decode(digest))
+
+
+def verify_password(password: str, stored: str) -> bool:
+    if stored.startswith("scrypt$"):
+        return _verify_scrypt(password, stored)
+    try:
+        return _hasher().verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(stored: str) -> bool:
+    return stored.startswith("scrypt$") or _hasher().check_needs_rehash(stored)
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the user does not exist, so a wrong name costs as long as a wrong password."""
+    return hash_password("no such user")
+
+
+def authenticate(session: Session, name: str, password: str) -> User | None:
+    """The user if `password` is theirs; None otherwise (unknown name, no password set, wrong password)."""
+    user = session.scalar(select(User).where(User.name == name.strip()))
+    if user is None or not user.password_hash:
+        verify_password(password, _dummy_hash())
+        return None
+    if not verify_password(password, user.password_hash):
+        return None
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    return user
+
+
+def set_password(session: Session, name: str, password: str) -> User:
+    user = session.scalar(select(User).where(User.name == name))
+    if user is None:
+        raise CaseError(f"no user {name!r}")
+    if len(password) < 8:
+        raise CaseError("a password needs at least 8 characters")
+    user.password_hash = hash_password(password)
+    return user
 
 
 def add_user(

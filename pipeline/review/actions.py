@@ -1,0 +1,75 @@
+"""Verdicts and case moves, shared by the pages and the JSON API, each with the least role it needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pipeline.cases import lifecycle
+from pipeline.cases.models import Case, User
+from pipeline.errors import CaseError
+from pipeline.review.auth import Viewer
+
+# action -> the least role that may do it
+ACTION_ROLES: dict[str, str] = {
+    "claim": "reviewer",
+    "release": "reviewer",
+    "confirm": "reviewer",
+    "reject": "reviewer",
+    "duplicate": "reviewer",
+    "note": "reviewer",
+    "dispatch": "supervisor",
+    "resolve": "supervisor",
+    "close": "supervisor",
+    "reassign": "supervisor",
+}
+
+
+@dataclass(frozen=True)
+class ActionRequest:
+    action: str
+    note: str | None = None
+    of: int | None = None  # duplicate: the case this one repeats
+    to_user: str | None = None  # reassign: the reviewer who takes it
+
+
+class ActionForbidden(Exception):
+    """The viewer's role may not do this action."""
+
+
+def act(session: Session, case_id: int, viewer: Viewer, req: ActionRequest, *, lease_s: int) -> Case:
+    """Do `req` on a case as `viewer`; CaseError (or TransitionError) when the case cannot move so."""
+    role = ACTION_ROLES.get(req.action)
+    if role is None:
+        raise CaseError(f"unknown action {req.action!r}")
+    if not viewer.can(role):
+        raise ActionForbidden(req.action)
+    note = (req.note or "").strip() or None
+    who = viewer.name
+    if req.action == "claim":
+        return lifecycle.claim(session, case_id, who, lease_s=lease_s)
+    if req.action == "release":
+        return lifecycle.release(session, case_id, who)
+    if req.action == "confirm":
+        case = lifecycle.get_case(session, case_id)
+        if case.status == lifecycle.NEW:  # triage straight from the queue: claim and confirm in one go
+            lifecycle.claim(session, case_id, who, lease_s=lease_s)
+        return lifecycle.confirm(session, case_id, who, note=note)
+    if req.action == "reject":
+        return lifecycle.reject(session, case_id, who, note or "")
+    if req.action == "duplicate":
+        if req.of is None:
+            raise CaseError(f"case {case_id}: say which case it duplicates")
+        return lifecycle.mark_duplicate(session, case_id, req.of, who)
+    if req.action == "note":
+        return lifecycle.add_note(session, case_id, who, note or "")
+    if req.action == "reassign":
+        target = (req.to_user or "").strip()
+        user = session.scalar(select(User).where(User.name == target))
+        if user is None or user.role not in ("reviewer", "supervisor", "admin"):
+            raise CaseError(f"no reviewer named {target!r}")
+        return lifecycle.reassign(session, case_id, who, target, lease_s=lease_s)
+    move = {"dispatch": lifecycle.dispatch, "resolve": lifecycle.resolve, "close": lifecycle.close}
+    return move[req.action](session, case_id, who, note=note)

@@ -1,0 +1,133 @@
+"""The JSON API: the same reads and moves as the pages, for scripts and the city's integrators.
+
+Sign in through `POST /login` (a form, as the page does); every POST then carries the session's CSRF token
+in the `X-CSRF-Token` header, which `GET /api/session` returns.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from pydantic import BaseModel, Field
+
+from pipeline.cases.lifecycle import claim_next
+from pipeline.cases.views import case_detail, case_view
+from pipeline.errors import CaseError, TransitionError
+from pipeline.review import queries
+from pipeline.review.actions import ACTION_ROLES, ActionForbidden, ActionRequest, act
+from pipeline.review.auth import (
+    ReviewerViewer,
+    csrf_protect,
+    current_viewer,
+    db,
+    require,
+    session_state,
+)
+from pipeline.review.files import file_url
+from pipeline.review.filters import queue_filter
+
+
+class ActionBody(BaseModel):
+    note: str | None = Field(default=None, max_length=2000)
+    of: int | None = None
+    to_user: str | None = Field(default=None, max_length=64)
+
+
+def _case_error(err: CaseError) -> HTTPException:
+    code = 409 if isinstance(err, TransitionError) or "meanwhile" in err.reason else 404
+    if err.reason.startswith(("unknown", "not a date")):
+        code = 400
+    return HTTPException(code, err.reason)
+
+
+def router(max_files: int) -> APIRouter:
+    r = APIRouter(prefix="/api")
+    csrf = [Depends(csrf_protect(max_files))]
+    reviewer = Depends(require("reviewer"))
+
+    @r.get("/session", tags=["session"])
+    def session(request: Request) -> dict[str, Any]:
+        """Who is signed in (null if nobody) and the CSRF token every POST must carry."""
+        viewer = current_viewer(request)
+        user = None if viewer is None else {"name": viewer.name, "role": viewer.role}
+        return {"user": user, "csrf_token": session_state(request).get("csrf")}
+
+    @r.get("/cases", dependencies=[reviewer], tags=["cases"])
+    def cases(
+        request: Request,
+        status: Annotated[list[str], Query()] = [],  # noqa: B006 (FastAPI copies defaults)
+        class_name: Annotated[str | None, Query(alias="class", max_length=64)] = None,
+        flight: Annotated[str | None, Query(max_length=128)] = None,
+        since: Annotated[str | None, Query(max_length=10)] = None,
+        until: Annotated[str | None, Query(max_length=10)] = None,
+        sort: str = "priority",
+        page: int = 0,
+    ) -> dict[str, Any]:
+        """The queue: `status` (repeatable; `open` by default, or `all`), `class`, `flight`, `since`/`until`
+        (local dates, last seen), `sort` (priority, score, last_seen), `page` (100 a page)."""
+        tz = request.app.state.settings.local_tz
+        try:
+            f = queue_filter(status, class_name, flight, since, until, sort, page, tz)
+            with db(request)() as s:
+                rows, total = queries.queue(s, f)
+                counts = queries.status_counts(s, f)
+        except CaseError as err:
+            raise _case_error(err) from err
+        return {"total": total, "counts": counts, "cases": [v.as_dict() for v in rows]}
+
+    @r.get("/cases/{case_id}", dependencies=[reviewer], tags=["cases"])
+    def case(request: Request, case_id: int) -> dict[str, Any]:
+        """One case with its history, sightings, and URLs of its evidence crop and full frame."""
+        root = request.app.state.settings.data_root
+        try:
+            with db(request)() as s:
+                detail = case_detail(s, case_id)
+        except CaseError as err:
+            raise _case_error(err) from err
+        detail["evidence_url"] = file_url(root, detail["evidence_path"])
+        detail["frame_url"] = file_url(root, detail["frame_path"])
+        return detail
+
+    @r.post("/cases/claim", dependencies=csrf, tags=["cases"])
+    def claim(request: Request, viewer: ReviewerViewer) -> dict[str, Any]:
+        """Take the next case to review (null when the queue is empty)."""
+        with db(request).begin() as s:
+            got = claim_next(s, viewer.name, lease_s=request.app.state.settings.lease_s)
+            return {"case": case_view(got).as_dict() if got else None}
+
+    @r.post("/cases/{case_id}/actions/{action}", dependencies=csrf, tags=["cases"])
+    def action(
+        request: Request,
+        case_id: int,
+        action: str,
+        viewer: ReviewerViewer,
+        body: ActionBody | None = None,
+    ) -> dict[str, Any]:
+        """claim, release, confirm, reject (`note` is the reason), duplicate (`of`), note; and for supervisors
+        dispatch, resolve, close, reassign (`to_user`)."""
+        if action not in ACTION_ROLES:
+            raise HTTPException(404, f"unknown action {action!r}")
+        body = body or ActionBody()
+        try:
+            with db(request).begin() as s:
+                done = act(
+                    s,
+                    case_id,
+                    viewer,
+                    ActionRequest(action, body.note, body.of, body.to_user),
+                    lease_s=request.app.state.settings.lease_s,
+                )
+                return case_view(done).as_dict()
+        except ActionForbidden as err:
+            raise HTTPException(403, f"your role may not {action}") from err
+        except CaseError as err:
+            raise _case_error(err) from err
+
+    @r.get("/map", dependencies=[reviewer], tags=["cases"])
+    def map_cases(request: Request) -> dict[str, Any]:
+        """Open cases as GeoJSON, in the datum of the configured map tiles (`datum`)."""
+        with db(request)() as s:
+            return queries.map_features(s, request.app.state.config.tile_datum)
+
+    return r

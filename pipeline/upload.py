@@ -1,0 +1,365 @@
+"""A flight folder into the inbox: check what arrived, copy it atomically, and write a manifest.
+
+Both the review app's upload page and `patrol upload` go through `receive_flight`. Files are judged by their
+content, not their names: JPEG and DNG/TIFF photos, MP4/MOV videos, DJI `.SRT` telemetry, and small text
+sidecars (`.json .geojson .txt .yaml .csv`). Anything else is left out and listed with the reason, so the
+drone team learns which files were unusable. The whole upload is refused when it is not a flight (no photo
+or video), when it breaks a limit, or when it looks like an attack (a name that climbs out of the folder, a
+link inside a zip, a zip that expands far beyond its size).
+
+Everything is written into `INBOX/.staging-*` first and renamed into place at the end: the nightly run, which
+skips dot-folders, never sees half an upload, and a failure leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import os
+import re
+import shutil
+import stat
+import tempfile
+import unicodedata
+import zipfile
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+from typing import IO
+
+from pipeline.errors import PipelineError
+
+MANIFEST_NAME = "upload-manifest.json"
+STAGING_PREFIX = ".staging-"
+_CHUNK = 1 << 20
+_HEAD = 64 * 1024
+_TAIL = 1024
+_SIDECARS = {".json", ".geojson", ".txt", ".yaml", ".yml", ".csv"}
+_SIDECAR_MAX = 16 << 20
+_MAX_DEPTH = 4
+
+
+class UploadError(PipelineError):
+    """An upload is refused as a whole: not a flight, over a limit, or unsafe."""
+
+
+@dataclass(frozen=True)
+class UploadLimits:
+    max_files: int = 5000
+    max_file_bytes: int = 8 << 30  # a 4K video of a long flight
+    max_total_bytes: int = 40 << 30
+    max_zip_ratio: float = 200.0  # uncompressed / compressed, per zip entry; JPEGs barely compress at all
+
+
+@dataclass(frozen=True)
+class IncomingFile:
+    """One file as the sender named it (`folder/DJI_0001.JPG`) and a way to read its bytes."""
+
+    name: str
+    open: Callable[[], AbstractContextManager[IO[bytes]]]
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    name: str  # relative to the flight folder, with `/`
+    kind: str  # image, video, telemetry, sidecar
+    size_bytes: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class RefusedFile:
+    name: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class UploadReport:
+    flight_id: str
+    path: str
+    label: str
+    uploaded_by: str
+    uploaded_at: str
+    files: tuple[StoredFile, ...] = field(default=())
+    refused: tuple[RefusedFile, ...] = field(default=())
+
+    def as_dict(self) -> dict[str, object]:
+        out = asdict(self)
+        out["files"] = [asdict(f) for f in self.files]
+        out["refused"] = [asdict(f) for f in self.refused]
+        return out
+
+
+def folder_files(folder: Path) -> list[IncomingFile]:
+    """The files under a local flight folder, for `patrol upload` (links are not followed)."""
+    if not folder.is_dir():
+        raise UploadError("not a folder", str(folder))
+    found: list[IncomingFile] = []
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and not path.is_symlink():
+            rel = path.relative_to(folder).as_posix()
+            found.append(IncomingFile(f"{folder.name}/{rel}", _opener(path)))
+    return found
+
+
+def _opener(path: Path) -> Callable[[], AbstractContextManager[IO[bytes]]]:
+    return lambda: path.open("rb")
+
+
+# --- names ----------------------------------------------------------------------------------------
+
+
+def safe_name(name: str) -> str:
+    """`name` as a relative path inside the flight folder; UploadError if it could point anywhere else."""
+    text = unicodedata.normalize("NFC", name).replace("\\", "/")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+        raise UploadError("a file name holds control characters", repr(name))
+    if text.startswith("/") or re.match(r"^[A-Za-z]:", text):
+        raise UploadError("an absolute file name", name)
+    parts = [p for p in text.split("/") if p not in ("", ".")]
+    if not parts or any(p == ".." for p in parts):
+        raise UploadError("a file name that leaves the flight folder", name)
+    if len(parts) > _MAX_DEPTH + 1 or any(len(p.encode()) > 200 for p in parts):
+        raise UploadError("a file name too long or too deeply nested", name)
+    return "/".join(parts)
+
+
+def _strip_common_top(names: list[str]) -> str | None:
+    """The single top folder every name shares (a browser sends `flight/DJI_0001.JPG`), if any."""
+    tops = {n.split("/", 1)[0] for n in names}
+    if len(tops) == 1 and all("/" in n for n in names):
+        return tops.pop()
+    return None
+
+
+# --- content --------------------------------------------------------------------------------------
+
+
+def sniff(name: str, head: bytes, tail: bytes, size: int) -> tuple[str | None, str]:
+    """(kind, reason): what the bytes are, or None and why they are not usable in a flight."""
+    suffix = PurePosixPath(name).suffix.lower()
+    if size == 0:
+        return None, "empty file"
+    if head.startswith(b"\xff\xd8\xff"):
+        if b"\xff\xd9" not in tail:
+            return None, "JPEG without its end marker: the file is truncated"
+        return "image", ""
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        return "image", ""  # DNG / TIFF
+    if head[4:8] == b"ftyp":
+        return "video", ""
+    if head.startswith(b"PK\x03\x04"):
+        return "zip", ""
+    if suffix == ".srt" or suffix in _SIDECARS:
+        try:
+            text = head.decode("utf-8-sig") if size <= _HEAD else head[: _HEAD - 4].decode("utf-8-sig")
+        except UnicodeDecodeError:
+            return None, f"{suffix} file that is not UTF-8 text"
+        if suffix == ".srt":
+            return ("telemetry", "") if "-->" in text else (None, "not DJI .SRT telemetry")
+        if size > _SIDECAR_MAX:
+            return None, "text side file larger than 16 MiB"
+        return "sidecar", ""
+    if name.rsplit("/", 1)[-1].startswith("."):
+        return None, "hidden file"
+    return None, "not a photo, video or telemetry file"
+
+
+@dataclass
+class _Stager:
+    root: Path
+    limits: UploadLimits
+    stored: dict[str, StoredFile] = field(default_factory=dict)
+    refused: list[RefusedFile] = field(default_factory=list)
+    total_bytes: int = 0
+    count: int = 0
+
+    def add(self, rel: str, src: IO[bytes], *, in_zip: bool, declared: int | None = None) -> None:
+        self.count += 1
+        if self.count > self.limits.max_files:
+            raise UploadError(f"more than {self.limits.max_files} files in one upload")
+        if rel.rsplit("/", 1)[-1].startswith("."):
+            self.refused.append(RefusedFile(rel, "hidden file"))
+            return
+        if rel in self.stored or rel.lower() in {n.lower() for n in self.stored}:
+            self.refused.append(RefusedFile(rel, "another file has the same name"))
+            return
+        target = self.root / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        size, digest, head, tail = self._copy(rel, src, target, declared)
+        kind, reason = sniff(rel, head, tail, size)
+        if kind == "zip" and not in_zip:
+            try:
+                self.expand(rel, target)
+            finally:
+                target.unlink(missing_ok=True)
+                self.total_bytes -= size  # only what it expands to counts
+            return
+        if kind is None or kind == "zip":
+            target.unlink()
+            self.total_bytes -= size
+            self.refused.append(RefusedFile(rel, reason or "an archive inside an archive"))
+            return
+        self.stored[rel] = StoredFile(rel, kind, size, digest)
+
+    def _copy(
+        self, rel: str, src: IO[bytes], target: Path, declared: int | None
+    ) -> tuple[int, str, bytes, bytes]:
+        digest = hashlib.sha256()
+        size, head, tail = 0, b"", b""
+        # O_EXCL: a name that lands on an existing file (case-folding file systems) never overwrites it.
+        with target.open("xb") as out:
+            while chunk := src.read(_CHUNK):
+                size += len(chunk)
+                self.total_bytes += len(chunk)
+                if size > self.limits.max_file_bytes:
+                    raise UploadError(f"larger than {self.limits.max_file_bytes} bytes", rel)
+                if self.total_bytes > self.limits.max_total_bytes:
+                    raise UploadError(f"the upload is larger than {self.limits.max_total_bytes} bytes")
+                if declared is not None and size > declared:
+                    raise UploadError("a zip entry expands beyond its declared size", rel)
+                if len(head) < _HEAD:
+                    head += chunk[: _HEAD - len(head)]
+                tail = (tail + chunk)[-_TAIL:]
+                digest.update(chunk)
+                out.write(chunk)
+        return size, digest.hexdigest(), head, tail
+
+    def expand(self, rel: str, archive: Path) -> None:
+        try:
+            zf = zipfile.ZipFile(archive)
+        except (zipfile.BadZipFile, OSError) as err:
+            raise UploadError(f"not a readable zip: {err}", rel) from err
+        with zf:
+            members = [i for i in zf.infolist() if not i.is_dir()]
+            self._check_zip(rel, members)
+            names = [safe_name(i.filename) for i in members]
+            top = _strip_common_top(names)
+            for info, name in zip(members, names, strict=True):
+                if top is not None:
+                    name = name.split("/", 1)[1]
+                try:
+                    with zf.open(info) as src:
+                        self.add(name, src, in_zip=True, declared=info.file_size)
+                except (zipfile.BadZipFile, RuntimeError, EOFError) as err:  # corrupt or encrypted entry
+                    (self.root / name).unlink(missing_ok=True)
+                    self.refused.append(RefusedFile(name, f"unreadable zip entry: {err}"))
+
+    def _check_zip(self, rel: str, members: list[zipfile.ZipInfo]) -> None:
+        if len(members) + self.count > self.limits.max_files:
+            raise UploadError(f"more than {self.limits.max_files} files in one upload", rel)
+        declared = sum(i.file_size for i in members)
+        if declared + self.total_bytes > self.limits.max_total_bytes:
+            raise UploadError(f"expands to {declared} bytes, over the upload limit", rel)
+        for info in members:
+            safe_name(info.filename)  # zip-slip: raises before anything is extracted
+            if stat.S_ISLNK(info.external_attr >> 16):
+                raise UploadError(f"holds a link ({info.filename}), refused", rel)
+            if info.file_size > self.limits.max_file_bytes:
+                raise UploadError(f"{info.filename} expands beyond the file size limit", rel)
+            ratio = info.file_size / max(info.compress_size, 1)
+            if info.file_size > _CHUNK and ratio > self.limits.max_zip_ratio:
+                raise UploadError(
+                    f"{info.filename} expands {ratio:.0f} times: refused as a decompression bomb", rel
+                )
+
+
+def _flight_id(label: str, now: datetime) -> str:
+    slug = re.sub(r"[^0-9A-Za-z_\-\u4e00-\u9fff]+", "-", unicodedata.normalize("NFC", label)).strip("-")
+    return f"{now.strftime('%Y%m%d-%H%M%S')}-{slug[:60] or 'flight'}"
+
+
+def _place(staging: Path, inbox: Path, report: UploadReport) -> UploadReport:
+    """Rename the staging folder to a free name, with the manifest naming it written just before."""
+    for n in range(100):
+        name = report.flight_id if n == 0 else f"{report.flight_id}-{n + 1}"
+        final = inbox / name
+        if final.exists():
+            continue
+        placed = dataclasses.replace(report, flight_id=name, path=str(final))
+        record = {k: v for k, v in placed.as_dict().items() if k != "path"}
+        text = json.dumps(record, ensure_ascii=False, indent=1)
+        (staging / MANIFEST_NAME).write_text(text, encoding="utf-8")
+        try:
+            os.rename(staging, final)  # refuses a non-empty target: two uploads in one second never merge
+        except OSError:
+            if final.exists():
+                continue
+            raise
+        return placed
+    raise UploadError("cannot find a free folder name in the inbox", str(inbox))
+
+
+def receive_flight(
+    items: Iterable[IncomingFile],
+    inbox: Path,
+    *,
+    label: str,
+    uploaded_by: str,
+    limits: UploadLimits | None = None,
+    now: datetime | None = None,
+) -> UploadReport:
+    """Check and copy one flight into `inbox/<time>-<label>/` with its manifest; see the module doc."""
+    limits = limits or UploadLimits()
+    now = now or datetime.now(UTC)
+    items = list(items)
+    if not items:
+        raise UploadError("no files in the upload")
+    names = [safe_name(i.name) for i in items]  # before anything is written
+    top = _strip_common_top(names)
+    if top is not None and len(items) > 1:
+        names = [n.split("/", 1)[1] for n in names]
+    label = label.strip() or (top or "flight")
+    inbox.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=inbox))
+    try:
+        stager = _Stager(staging, limits)
+        for item, name in zip(items, names, strict=True):
+            with _reading(item) as src:
+                stager.add(name, src, in_zip=False)
+        if not any(f.kind in ("image", "video") for f in stager.stored.values()):
+            raise UploadError("no readable photo or video: this is not a flight", label)
+        report = UploadReport(
+            flight_id=_flight_id(label, now),
+            path="",
+            label=label,
+            uploaded_by=uploaded_by,
+            uploaded_at=now.isoformat(timespec="seconds"),
+            files=tuple(sorted(stager.stored.values(), key=lambda f: f.name)),
+            refused=tuple(stager.refused),
+        )
+        return _place(staging, inbox, report)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+@contextlib.contextmanager
+def _reading(item: IncomingFile) -> Iterator[IO[bytes]]:
+    try:
+        with item.open() as src:
+            yield src
+    except OSError as err:
+        raise UploadError(f"cannot read: {err.strerror or err}", item.name) from err
+
+
+def read_manifests(inbox: Path) -> list[dict[str, object]]:
+    """Every finished upload's manifest in the inbox, newest first (staging folders are skipped)."""
+    out: list[dict[str, object]] = []
+    if not inbox.is_dir():
+        return out
+    for folder in inbox.iterdir():
+        if folder.name.startswith(".") or not (folder / MANIFEST_NAME).is_file():
+            continue
+        try:
+            data = json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict):
+            out.append(data)
+    out.sort(key=lambda d: str(d.get("uploaded_at", "")), reverse=True)
+    return out

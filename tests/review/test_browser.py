@@ -1,0 +1,159 @@
+"""The app in a real browser (Debian's chromium through Playwright): sign in, triage with the keyboard alone,
+reject with a reason, a supervisor dispatches, a pilot uploads a flight, the map. Screenshots go to
+docs/screenshots/ (the README shows them).
+
+These tests fail when no browser starts; PATROL_SKIP_BROWSER_TESTS=1 skips them instead (see README).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+
+from tests.review.conftest import FLIGHT, PASSWORD, ROOT, World
+
+SHOTS = ROOT / "docs" / "screenshots"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+pytestmark = pytest.mark.slow
+
+
+def _chromium() -> str:
+    found = os.environ.get("PATROL_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    return found
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if os.environ.get("PATROL_SKIP_BROWSER_TESTS") == "1":
+        pytest.skip("PATROL_SKIP_BROWSER_TESTS=1")
+    from playwright.sync_api import Error, sync_playwright
+
+    with sync_playwright() as pw:
+        try:
+            b = pw.chromium.launch(executable_path=_chromium(), headless=True, args=CHROMIUM_ARGS)
+        except Error as err:
+            pytest.fail(f"no browser could be started ({_chromium()}): {err}", pytrace=False)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def base_url(world: World) -> Iterator[str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(world.app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "the app did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+def _page(browser: Any, base_url: str) -> Any:
+    context = browser.new_context(viewport={"width": 1360, "height": 900}, locale="zh-CN", base_url=base_url)
+    context.set_default_timeout(15_000)
+    return context.new_page()
+
+
+def _sign_in_with_keys(page: Any, name: str) -> None:
+    page.goto("/login")
+    page.keyboard.type(name)  # the name field has the focus
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url(lambda url: "/login" not in url)
+
+
+def test_reviewer_triages_with_the_keyboard_and_a_supervisor_dispatches(browser: Any, base_url: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page = _page(browser, base_url)
+    _sign_in_with_keys(page, "rev1")
+    page.wait_for_url(re.compile(r"/queue$"))
+    assert page.locator("#queue tbody tr").count() > 3
+    page.screenshot(path=str(SHOTS / "queue.png"))
+
+    page.keyboard.press("n")  # claim the next case
+    page.wait_for_url(re.compile(r"/cases/\d+$"))
+    confirmed_url = page.url
+    page.wait_for_function(
+        "() => !document.querySelector('.frame .box') || !document.querySelector('.frame .box').hidden"
+    )
+    assert page.locator("#case-status").inner_text() == "审核中"
+    page.screenshot(path=str(SHOTS / "case.png"), full_page=True)
+    page.keyboard.press("c")  # confirm
+    page.wait_for_selector("#case-status.st-confirmed")
+    assert page.locator("#case-status").inner_text() == "已立案"
+
+    page.keyboard.press("n")  # the next one is a false positive: reject it with a reason
+    page.wait_for_url(lambda url: url != confirmed_url and "/cases/" in url)
+    page.keyboard.press("r")
+    page.keyboard.type("阴影误检")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#case-status.st-rejected")
+    assert page.locator("#case-status").inner_text() == "不予立案"
+    assert "阴影误检" in page.locator("dl.facts").inner_text()
+
+    sup = _page(browser, base_url)
+    _sign_in_with_keys(sup, "sup1")
+    sup.goto(confirmed_url)
+    sup.click("#act-dispatch button")
+    sup.wait_for_selector("#case-status.st-dispatched")
+    assert sup.locator("#case-status").inner_text() == "已派遣"
+
+
+def test_pilot_uploads_a_flight_and_a_reviewer_sees_the_map(
+    browser: Any, base_url: str, world: World
+) -> None:
+    page = _page(browser, base_url)
+    _sign_in_with_keys(page, "pilot1")
+    page.wait_for_url(re.compile(r"/flights$"))
+    page.goto("/upload")
+    page.fill("#label", "早巡 东城")
+    files = [FLIGHT / "DJI_0001.JPG", FLIGHT / "DJI_0002.JPG", FLIGHT / "classes.txt", ROOT / "README.md"]
+    page.set_input_files("#files", [str(p) for p in files])
+    page.click("#upload-form button[type=submit]")
+    page.wait_for_selector("#upload-result .ok")
+    assert "已收到航次" in page.inner_text("#upload-result")
+    page.screenshot(path=str(SHOTS / "upload.png"))
+    uploaded = [p for p in world.inbox.iterdir() if not p.name.startswith(".")]
+    assert len(uploaded) == 1 and (uploaded[0] / "DJI_0002.JPG").is_file()
+    page.goto("/flights")
+    assert "早巡" in page.inner_text("#uploads")
+
+    rev = _page(browser, base_url)
+    _sign_in_with_keys(rev, "rev1")
+    rev.goto("/map")
+    rev.wait_for_selector("path.leaflet-interactive")
+    assert rev.locator("path.leaflet-interactive").count() >= 5
+    rev.screenshot(path=str(SHOTS / "map.png"))
+
+
+def test_english_pages(browser: Any, base_url: str) -> None:
+    page = _page(browser, base_url)
+    _sign_in_with_keys(page, "rev1")
+    page.goto("/queue?lang=en")
+    assert page.locator("h1").first.inner_text().startswith("Case queue")
+    assert Path(SHOTS).is_dir()

@@ -80,11 +80,14 @@ def _page(browser: Any, base_url: str) -> Any:
 
 def _sign_in_with_keys(page: Any, name: str) -> None:
     page.goto("/login")
-    page.keyboard.type(name)  # the name field has the focus
+    # The name field takes the focus by itself (autofocus); on a loaded machine that can land after "load",
+    # and keys typed before it go nowhere.
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'name'")
+    page.keyboard.type(name)
     page.keyboard.press("Tab")
     page.keyboard.type(PASSWORD)
     page.keyboard.press("Enter")
-    page.wait_for_url(lambda url: "/login" not in url)
+    page.wait_for_url(lambda url: "/login" not in url, timeout=30_000)
 
 
 def test_reviewer_triages_with_the_keyboard_and_a_supervisor_dispatches(browser: Any, base_url: str) -> None:

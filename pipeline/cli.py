@@ -21,7 +21,11 @@ EXIT_SOME_FAILED = 1
 
 # Command groups that live beside their domain code: each module has `register(subparsers)`, which adds its
 # commands (with `set_defaults(func=...)`) and imports its heavy dependencies only inside those functions.
-COMMAND_MODULES: tuple[str, ...] = ("pipeline.cases.commands", "pipeline.review.commands")
+COMMAND_MODULES: tuple[str, ...] = (
+    "pipeline.cases.commands",
+    "pipeline.review.commands",
+    "pipeline.detect.commands",
+)
 
 
 def _emit(obj: dict[str, Any]) -> None:

@@ -59,7 +59,9 @@ def _other_image_size(data: bytes, path: str) -> tuple[int, int]:
                 return image.size
     except Image.DecompressionBombError:
         raise MetadataError("image header claims a decompression-bomb size", path) from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+    # ImportError too: an imported ultralytics patches Image.open to import pi_heif on unknown files (see
+    # pipeline.detect.offline); whatever Pillow's opener raises, the answer is the same.
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, ImportError) as exc:
         head = data[:8]
         raise MetadataError(f"not an image (starts with {head!r})", path) from exc
 

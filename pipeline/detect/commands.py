@@ -1,0 +1,186 @@
+"""`patrol detect` and `patrol evaluate`: the detector from the command line. No model download, no Prefect:
+the model is the card given by --model (default PATROL_MODEL, else models/patrol-det.json)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import PipelineError
+
+EXIT_SOME_FAILED = 1
+
+
+def _emit(obj: dict[str, Any]) -> None:
+    print(json.dumps(obj, ensure_ascii=False), flush=True)
+
+
+def _warn(kind: str, message: str) -> None:
+    print(f"patrol: {kind}: {message}", file=sys.stderr, flush=True)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="machine-readable output, one JSON object per line")
+    p.add_argument(
+        "--db", default=None, help="case database URL (default PATROL_DB_URL, else SQLite under var/)"
+    )
+
+
+def _model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--model",
+        default=None,
+        metavar="CARD",
+        help="model card JSON (default PATROL_MODEL, else the shipped one)",
+    )
+    p.add_argument(
+        "--backend", default="auto", choices=("auto", "onnx", "torch"), help="default: auto (ONNX)"
+    )
+    p.add_argument(
+        "--threads", type=int, default=None, metavar="N", help="inference threads (default: all cores)"
+    )
+    p.add_argument("--conf", type=float, default=None, metavar="P", help="minimum score (default 0.25)")
+    p.add_argument(
+        "--max-distance",
+        type=float,
+        default=None,
+        metavar="M",
+        help="search and report nothing farther than this from below the drone (default 300 m)",
+    )
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    from dataclasses import replace
+
+    from pipeline.detect.detector import DetectSettings
+
+    settings = DetectSettings()
+    if args.conf is not None:
+        settings = replace(settings, conf=args.conf)
+    if args.max_distance is not None:
+        settings = replace(settings, max_ground_distance_m=args.max_distance)
+    settings.check()
+    return settings
+
+
+def _detector(args: argparse.Namespace) -> Any:
+    from pipeline.detect.backends import open_detector
+    from pipeline.detect.model import load_model_spec
+
+    return open_detector(load_model_spec(args.model), args.backend, args.threads)
+
+
+def cmd_detect(args: argparse.Namespace) -> int:
+    from pipeline.detect.detector import detect_image
+
+    settings = _settings(args)
+    detector = _detector(args)
+    failed = 0
+    for name in args.images:
+        try:
+            result = detect_image(Path(name), detector, settings, args.ground_elevation)
+        except PipelineError as err:
+            failed += 1
+            _warn("error", str(err))
+            continue
+        if result.fallback_scale:
+            for note in result.notes:
+                _warn("note", f"{name}: {note}")
+        if args.frames:
+            _emit(result.as_dict()) if args.json else print(_frame_line(result.as_dict()))
+            continue
+        for det in result.detections:
+            if args.json:
+                _emit(det.as_dict())
+            else:
+                where = (
+                    f"{det.lat:.7f}, {det.lon:.7f}" if det.lat is not None and det.lon is not None else "-"
+                )
+                box = " ".join(f"{v:.0f}" for v in det.xyxy_px)
+                print(f"{name} {det.class_name} {det.score:.2f} [{box}] {where}")
+    return EXIT_SOME_FAILED if failed else 0
+
+
+def _frame_line(record: dict[str, Any]) -> str:
+    return " ".join(f"{k}={v}" for k, v in record.items() if v not in (None, [], ()))
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from pipeline.detect.evaluate import run_flight
+
+    settings = _settings(args)
+    detector = _detector(args)
+    runs = []
+    for name in args.flights:
+        folder = Path(name)
+        if not folder.is_dir():
+            raise PipelineError("not a folder", name)
+        run = run_flight(folder, detector, settings)
+        for line in run.errors:
+            _warn("error", line)
+        runs.append(run)
+        _report(str(folder), [run], detector.classes, args)
+    if len(runs) > 1:
+        _report("ALL", runs, detector.classes, args)
+    return EXIT_SOME_FAILED if any(r.errors for r in runs) else 0
+
+
+def _report(label: str, runs: list[Any], classes: tuple[str, ...], args: argparse.Namespace) -> None:
+    from pipeline.detect.evaluate import score_all
+
+    groups = [(r.detections, r.truth) for r in runs]
+    frames = sum(r.frames for r in runs)
+    seconds = sum(r.seconds for r in runs)
+    for score in score_all(classes, groups, args.tolerance):
+        record = {
+            "flight": label,
+            **score.as_dict(),
+            "frames": frames,
+            "false_per_frame": round(score.false_positives / frames, 4) if frames else None,
+            "seconds_per_frame": round(seconds / frames, 3) if frames else None,
+            "fallback_frames": sum(r.fallback_frames for r in runs),
+            "frames_failed": sum(len(r.errors) for r in runs),
+        }
+        if args.json:
+            _emit(record)
+        else:
+            print(
+                f"{label} {record['class']}: recall {record['recall']} ({record['found']}/{record['truth']}) "
+                f"precision {record['precision']} AP {record['ap']} "
+                f"false/frame {record['false_per_frame']} "
+                f"({frames} frames, {record['seconds_per_frame']} s/frame)"
+            )
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("detect", help="find illegal construction and garbage piles in photos")
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument(
+        "--ground-elevation",
+        type=float,
+        default=None,
+        metavar="M",
+        help="ground height above sea level; default: the ground is at take-off height",
+    )
+    p.add_argument(
+        "--frames", action="store_true", help="one summary per image instead of one line per detection"
+    )
+    _model_args(p)
+    _common(p)
+    p.set_defaults(func=cmd_detect)
+
+    p = subparsers.add_parser("evaluate", help="precision, recall and AP against a simulated flight's truth")
+    p.add_argument("flights", nargs="+", metavar="FLIGHT_DIR")
+    p.add_argument(
+        "--tolerance",
+        type=float,
+        default=2.0,
+        metavar="M",
+        help="a detection this close to a truth footprint finds it (default 2 m)",
+    )
+    _model_args(p)
+    _common(p)
+    p.set_defaults(func=cmd_evaluate)

@@ -1,0 +1,80 @@
+"""Model-sized tiles of each strip, with overlap, handed out in batches.
+
+A strip is one tile tall after rescaling, so tiles only step across it; the last tile of a strip is flush with
+its right end (more overlap there rather than a half-empty tile). Each tile records which of its edges are
+interior, i.e. have a neighbouring tile beyond them: a box that touches an interior edge may be a cut piece of
+an object that the neighbour sees too, which the merge step needs to know.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from pipeline.detect.scale import ScalePlan, Strip
+
+PAD_VALUE = 114  # the grey ultralytics pads with, so padding looks like what the model saw in training
+
+
+@dataclass(frozen=True)
+class TileWindow:
+    """One tile: `x0_px` across strip `strip` (an index into the plan), in the strip's rescaled pixels."""
+
+    strip: int
+    x0_px: int
+    # Edges with a neighbouring tile beyond them: left, top, right, bottom.
+    interior: tuple[bool, bool, bool, bool]
+
+
+def tile_origins(length_px: int, tile_px: int, overlap_px: int) -> list[int]:
+    """Start offsets covering [0, length) with tiles of `tile_px` that overlap by at least `overlap_px`."""
+    if length_px <= tile_px:
+        return [0]
+    stride = max(1, tile_px - overlap_px)
+    starts = list(range(0, length_px - tile_px, stride))
+    starts.append(length_px - tile_px)
+    return starts
+
+
+def plan_tiles(plan: ScalePlan, tile_px: int, overlap_px: int) -> list[TileWindow]:
+    """Every tile of every strip. Strips run bottom-up: strip k has one above unless it is the last."""
+    windows = []
+    last = len(plan.strips) - 1
+    for k, strip in enumerate(plan.strips):
+        width = strip.size_px[0]
+        for x0 in tile_origins(width, tile_px, overlap_px):
+            windows.append(TileWindow(k, x0, (x0 > 0, k < last, x0 + tile_px < width, k > 0)))
+    return windows
+
+
+def resize_strip(image: np.ndarray, strip: Strip) -> np.ndarray:
+    """The strip's rows at its scale: area averaging to shrink (as training did), linear to enlarge."""
+    rows = image[strip.top_px : strip.bottom_px]
+    w, h = strip.size_px
+    if (w, h) == (rows.shape[1], rows.shape[0]):
+        return rows
+    shrink = w < rows.shape[1]
+    out: np.ndarray = cv2.resize(rows, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    return out
+
+
+def batches(
+    image: np.ndarray, plan: ScalePlan, windows: list[TileWindow], tile_px: int, batch: int
+) -> Iterator[tuple[np.ndarray, list[TileWindow]]]:
+    """(B, tile, tile, 3) uint8 arrays of the windows' pixels, in order, `batch` at a time.
+
+    Each strip is rescaled once, when its first tile is cut (windows come strip by strip).
+    """
+    current: tuple[int, np.ndarray] | None = None
+    for start in range(0, len(windows), batch):
+        chunk = windows[start : start + batch]
+        out = np.full((len(chunk), tile_px, tile_px, 3), PAD_VALUE, dtype=np.uint8)
+        for i, win in enumerate(chunk):
+            if current is None or current[0] != win.strip:
+                current = (win.strip, resize_strip(image, plan.strips[win.strip]))
+            piece = current[1][:tile_px, win.x0_px : win.x0_px + tile_px]
+            out[i, : piece.shape[0], : piece.shape[1]] = piece
+        yield out, chunk

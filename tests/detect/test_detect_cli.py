@@ -1,0 +1,136 @@
+"""`patrol detect` and `patrol evaluate` as users and scripts call them: JSON shapes, exit codes, one-line
+errors; and the flight reader behind evaluate (photos, and video frames paired with their SRT entries)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from detect_helpers import SAMPLES
+
+from pipeline.cli import main
+from pipeline.detect.model import SHIPPED_MODEL
+from pipeline.detect.sources import flight_frames
+from pipeline.errors import PipelineError
+
+DETECTION_FIELDS = {
+    "path",
+    "class",
+    "score",
+    "xyxy_px",
+    "lat",
+    "lon",
+    "ground_distance_m",
+    "size_m",
+    "footprint",
+}
+EVALUATE_FIELDS = {
+    "flight",
+    "class",
+    "truth",
+    "found",
+    "recall",
+    "precision",
+    "ap",
+    "false_positives",
+    "frames",
+}
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, list[str], list[str]]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out.splitlines(), err.splitlines()
+
+
+@pytest.mark.slow
+def test_detect_json_has_one_object_per_detection(capsys: pytest.CaptureFixture[str], model_card: Path):
+    # The untrained stand-in model scores everything near zero: ask for its best guesses so lines come out.
+    conf = "0.25" if model_card == SHIPPED_MODEL else "0.0001"
+    images = [SAMPLES / "nadir_mapping" / "DJI_0001.JPG", SAMPLES / "oblique_corridor" / "DJI_0002.JPG"]
+    code, out, err = _run(
+        capsys, "detect", *map(str, images), "--model", str(model_card), "--conf", conf, "--json"
+    )
+    assert code == 0 and err == []
+    records = [json.loads(line) for line in out]
+    assert records and {r["path"] for r in records} <= {str(p) for p in images}
+    for r in records:
+        assert set(r) >= DETECTION_FIELDS
+        assert r["class"] in ("illegal_construction", "garbage_pile") and float(conf) <= r["score"] <= 1.0
+        x0, y0, x1, y1 = r["xyxy_px"]
+        assert 0 <= x0 < x1 <= 2000 and 0 <= y0 < y1 <= 1500
+        assert isinstance(r["lat"], float) and isinstance(r["lon"], float)
+        assert all(len(p) == 2 for p in r["footprint"])
+
+
+@pytest.mark.slow
+def test_detect_reports_bad_files_on_one_line_and_goes_on(
+    capsys: pytest.CaptureFixture[str], model_card: Path, tmp_path: Path
+):
+    import cv2
+    import numpy as np
+
+    bad = tmp_path / "broken.JPG"
+    bad.write_bytes(b"\xff\xd8 not really")
+    untagged = tmp_path / "untagged.png"  # no EXIF/XMP at all: searched at the fallback scale, and said so
+    cv2.imwrite(str(untagged), np.full((480, 640, 3), 90, np.uint8))
+    good = SAMPLES / "nadir_mapping" / "DJI_0002.JPG"
+    argv = ["detect", str(bad), str(untagged), str(good), "--model", str(model_card), "--frames", "--json"]
+    code, out, err = _run(capsys, *argv)
+    assert code == 1
+    assert len([line for line in err if "error" in line]) == 1 and str(bad) in err[0]
+    assert any(str(untagged) in line and "fallback scale" in line for line in err)
+    frames = [json.loads(line) for line in out]
+    assert [f["path"] for f in frames] == [str(untagged), str(good)]
+    assert frames[0]["fallback_scale"] and not frames[0]["georeferenced"] and frames[1]["georeferenced"]
+
+
+@pytest.mark.slow
+def test_evaluate_json_has_a_row_per_class_and_one_for_all(
+    capsys: pytest.CaptureFixture[str], model_card: Path
+):
+    flight = SAMPLES / "nadir_mapping"
+    code, out, err = _run(capsys, "evaluate", str(flight), "--model", str(model_card), "--json")
+    assert code == 0 and err == []
+    rows = [json.loads(line) for line in out]
+    assert [r["class"] for r in rows] == ["illegal_construction", "garbage_pile", "all"]
+    for r in rows:
+        assert set(r) >= EVALUATE_FIELDS and r["frames"] == 8 and r["flight"] == str(flight)
+    assert rows[-1]["truth"] == 18
+    if model_card == SHIPPED_MODEL:  # the trained model on a flight it never saw
+        assert rows[-1]["recall"] >= 0.8
+
+
+def test_a_missing_model_is_a_one_line_error(capsys: pytest.CaptureFixture[str], tmp_path: Path):
+    image = SAMPLES / "nadir_mapping" / "DJI_0001.JPG"
+    code, out, err = _run(capsys, "detect", str(image), "--model", str(tmp_path / "none.json"), "--json")
+    assert code == 2 and out == [] and len(err) == 1 and "none.json" in err[0]
+
+
+def test_evaluate_on_a_folder_without_truth_is_a_one_line_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+):
+    code, _, err = _run(capsys, "evaluate", str(tmp_path), "--model", str(tmp_path / "none.json"))
+    assert code == 2 and len(err) == 1
+
+
+def test_flight_frames_pair_video_frames_with_their_telemetry():
+    frames = list(flight_frames(SAMPLES / "video_patrol"))
+    assert len(frames) == 25
+    assert not any(isinstance(f, PipelineError) for f in frames)
+    names = [f.name for f in frames if not isinstance(f, PipelineError)]
+    assert names == [f"DJI_0001.MP4#{k}" for k in range(1, 26)]
+    manifest = json.loads((SAMPLES / "video_patrol" / "manifest.json").read_text())
+    for f, record in zip(frames, manifest["frames"], strict=True):
+        assert not isinstance(f, PipelineError) and f.view is not None and f.image.shape == (720, 1280, 3)
+        assert f.name == record["file"]
+        assert f.view.pose.height_m == pytest.approx(record["true_pose"]["height_m"], abs=0.05)
+
+
+def test_flight_frames_report_an_unreadable_photo_and_go_on(tmp_path: Path):
+    (tmp_path / "A.JPG").write_bytes(b"junk")
+    (tmp_path / "B.JPG").write_bytes((SAMPLES / "nadir_mapping" / "DJI_0001.JPG").read_bytes())
+    items = list(flight_frames(tmp_path))
+    assert isinstance(items[0], PipelineError) and "A.JPG" in str(items[0])
+    assert not isinstance(items[1], PipelineError) and items[1].view is not None

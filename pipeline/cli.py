@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "pipeline.cases.commands",
     "pipeline.review.commands",
     "pipeline.detect.commands",
+    "pipeline.train_commands",
 )
 
 

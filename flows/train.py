@@ -1,0 +1,71 @@
+"""`train_flow`: simulated dataset -> YOLO training -> held-out evaluation -> (optionally) ship to models/.
+
+Thin tasks around pipeline.train; each step is resumable: a dataset split already built from the same recipe
+is reused, so a rerun after a crash goes straight to training.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, task
+
+from pipeline.train.dataset import build_split, write_data_yaml
+from pipeline.train.evaluate import evaluate
+from pipeline.train.fit import fit
+from pipeline.train.package import ModelInfo, ship
+from pipeline.train.plan import TrainPlan
+
+SPLITS = ("train", "val", "test")
+
+
+@task(name="build-split")
+def build_split_task(plan: TrainPlan, split: str) -> dict[str, Any]:
+    return build_split(plan.dataset_dir, split, plan.recipe(split), workers=plan.workers).as_dict()
+
+
+@task(name="fit")
+def fit_task(plan: TrainPlan, data_yaml: Path) -> dict[str, Any]:
+    result = fit(data_yaml, plan.run_dir, plan.fit_settings())
+    return {
+        "best": result.best,
+        "last": result.last,
+        "epochs_done": result.epochs_done,
+        "seconds": result.seconds,
+    }
+
+
+@task(name="evaluate")
+def evaluate_task(plan: TrainPlan, weights: Path, data_yaml: Path) -> dict[str, Any]:
+    return evaluate(weights, data_yaml, "test", plan.imgsz, plan.batch).as_dict()
+
+
+@task(name="ship")
+def ship_task(plan: TrainPlan, best: Path, command: str, metrics: dict[str, Any]) -> dict[str, Any]:
+    assert plan.ship_to is not None
+    trained_on = (
+        f"simulated flights: train seeds {plan.data_seed}..{plan.data_seed + plan.flights - 1} "
+        f"({plan.flights} flights x {plan.frames_per_flight} frames), "
+        f"tiles {plan.imgsz} px at {plan.gsd_m} m/px"
+    )
+    info = ModelInfo(plan.imgsz, plan.gsd_m, trained_on, command, metrics)
+    return ship(best, Path(plan.ship_to), info)
+
+
+@flow(name="patrol-train")
+def train_flow(plan: TrainPlan, command: str = "") -> dict[str, Any]:
+    """Run every step of `plan`; returns (and writes to OUT/summary.json) what each step reported."""
+    splits = {split: build_split_task(plan, split) for split in SPLITS}
+    data_yaml = write_data_yaml(
+        plan.dataset_dir, {"train": "images/train", "val": "images/val", "test": "images/test"}
+    )
+    fitted = fit_task(plan, data_yaml)
+    best = Path(fitted["best"])
+    metrics = evaluate_task(plan, best, data_yaml)
+    summary: dict[str, Any] = {"plan": plan.as_dict(), "splits": splits, "fit": fitted, "held_out": metrics}
+    if plan.ship_to is not None:
+        summary["shipped"] = ship_task(plan, best, command, metrics)
+    Path(plan.out_dir, "summary.json").write_text(json.dumps(summary, indent=1, default=str))
+    return summary

@@ -1,0 +1,1 @@
+"""Training the detector: simulated datasets, the ultralytics wrapper, held-out evaluation."""

@@ -1,0 +1,98 @@
+"""The ultralytics training wrapper: a YOLO dataset in, weights out, reproducibly and without the network.
+
+From scratch (`yolov8n.yaml`): no pretrained checkpoint can be downloaded here, and the synthetic scenes are
+far from COCO anyway. Seeds are fixed and `deterministic=True`, so the same dataset and settings give the
+same weights on the same machine and library versions.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import ModelError
+
+MODEL_CFG = "yolov8n.yaml"
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    epochs: int = 30
+    imgsz: int = 320
+    batch: int = 16
+    # ultralytics accumulates gradients up to a nominal batch of 64; a CPU run has few steps to spare, so
+    # every batch is a step (weight decay is scaled by the same ratio, so it stays consistent).
+    nbs: int = 16
+    warmup_epochs: float = 1.0
+    seed: int = 0
+    workers: int = 2
+    threads: int = 2  # torch threads; ultralytics alone would leave cpu_count - 1
+    patience: int = 50
+    close_mosaic: int = 3  # last epochs without mosaic, at the scale inference sees
+    cache: str = "ram"
+    # Augmentation for aerial tiles: no "up" at nadir, so vertical flips are fair; small scale jitter only,
+    # because the frames are already at the target GSD and the oblique frames bring their own spread.
+    flipud: float = 0.5
+    fliplr: float = 0.5
+    scale: float = 0.25
+    degrees: float = 0.0
+    mosaic: float = 1.0
+
+
+@dataclass(frozen=True)
+class FitResult:
+    run_dir: str
+    best: str
+    last: str
+    epochs_done: int
+    seconds: float
+
+
+def fit(data_yaml: Path, run_dir: Path, s: FitSettings) -> FitResult:
+    """Train yolov8n from scratch on `data_yaml`; the run's files (weights/, results.csv) go to `run_dir`."""
+    from pipeline.detect.offline import quiet_ultralytics
+
+    quiet_ultralytics()
+    import torch
+    from ultralytics.models.yolo.model import YOLO
+
+    torch.set_num_threads(s.threads)
+    if not data_yaml.is_file():
+        raise ModelError("dataset description not found", str(data_yaml))
+    started = time.perf_counter()
+    model = YOLO(MODEL_CFG)
+    args: dict[str, Any] = asdict(s)
+    del args["threads"]  # ours, not an ultralytics argument (set above)
+    model.train(
+        data=str(data_yaml),
+        project=str(run_dir.parent.resolve()),
+        name=run_dir.name,
+        exist_ok=True,
+        device="cpu",
+        deterministic=True,
+        pretrained=False,
+        amp=False,
+        plots=False,
+        verbose=False,
+        **args,
+    )
+    weights = run_dir / "weights"
+    best, last = weights / "best.pt", weights / "last.pt"
+    if not last.is_file():
+        raise ModelError("training wrote no weights", str(weights))
+    done = _epochs_done(run_dir / "results.csv")
+    return FitResult(
+        str(run_dir),
+        str(best if best.is_file() else last),
+        str(last),
+        done,
+        round(time.perf_counter() - started, 1),
+    )
+
+
+def _epochs_done(results_csv: Path) -> int:
+    if not results_csv.is_file():
+        return 0
+    return max(0, len(results_csv.read_text().strip().splitlines()) - 1)

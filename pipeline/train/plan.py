@@ -1,0 +1,68 @@
+"""One training run's settings, from the `patrol train` flags, and the folders it writes.
+
+Kept apart from the flow so that the CLI, the flow and the model card agree on what a run is:
+  OUT/dataset/{images,labels}/{train,val,test}, OUT/dataset/data.yaml, OUT/dataset/recipe-*.json
+  OUT/run/ (ultralytics: weights/best.pt, weights/last.pt, results.csv, args.yaml), OUT/summary.json
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from pipeline.train.fit import FitSettings
+from pipeline.train.recipe import HELD_OUT_SEED, TRAIN_SEED, VAL_SEED, DatasetRecipe
+
+
+@dataclass(frozen=True)
+class TrainPlan:
+    out_dir: str
+    epochs: int = 16
+    imgsz: int = 320
+    gsd_m: float = 0.08
+    flights: int = 70
+    frames_per_flight: int = 2
+    val_flights: int = 8
+    test_flights: int = 12
+    data_seed: int = TRAIN_SEED
+    seed: int = 0
+    batch: int = 16
+    workers: int = 2
+    ship_to: str | None = None  # a models/ folder to write patrol-det.{pt,json,onnx} into
+
+    @property
+    def dataset_dir(self) -> Path:
+        return Path(self.out_dir) / "dataset"
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.out_dir) / "run"
+
+    def recipe(self, split: str) -> DatasetRecipe:
+        base = DatasetRecipe(
+            seed=self.data_seed,
+            flights=self.flights,
+            frames_per_flight=self.frames_per_flight,
+            gsd_m=self.gsd_m,
+            imgsz=self.imgsz,
+        )
+        if split == "val":
+            return replace(base, seed=VAL_SEED, flights=self.val_flights)
+        if split == "test":
+            # Held-out: the same tile mix as training, but no repeated tiles (the natural class balance).
+            return replace(base, seed=HELD_OUT_SEED, flights=self.test_flights, rare_repeat=1)
+        return base
+
+    def fit_settings(self) -> FitSettings:
+        return FitSettings(
+            epochs=self.epochs,
+            imgsz=self.imgsz,
+            batch=self.batch,
+            nbs=self.batch,
+            seed=self.seed,
+            workers=self.workers,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,105 @@
+"""`patrol train`: build the simulated dataset, train the detector, evaluate it on held-out flights and
+(with --ship) write models/patrol-det.{pt,json,onnx}. Runs the Prefect flow flows.train.train_flow, reached
+lazily so that the other commands never import Prefect."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+from typing import Any
+
+from pipeline.errors import ModelError
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("train", help="train the detector on simulated flights (Prefect flow)")
+    p.add_argument("--out", default="var/train/run", metavar="DIR", help="dataset, run and summary folder")
+    p.add_argument("--epochs", type=int, default=16)
+    p.add_argument("--imgsz", type=int, default=320, metavar="PX", help="tile size, a multiple of 32")
+    p.add_argument("--gsd", type=float, default=0.08, metavar="M", help="ground metres per pixel of tiles")
+    p.add_argument("--flights", type=int, default=70, help="simulated training flights")
+    p.add_argument("--frames", type=int, default=2, help="frames per simulated flight")
+    p.add_argument("--val-flights", type=int, default=8)
+    p.add_argument("--test-flights", type=int, default=12, help="held-out flights for the metrics")
+    p.add_argument("--data-seed", type=int, default=1000, help="first training flight's seed")
+    p.add_argument("--seed", type=int, default=0, help="training seed (weights init, augmentation order)")
+    p.add_argument("--batch", type=int, default=16, help="tiles per optimizer step")
+    p.add_argument("--workers", type=int, default=2, help="processes for simulation and data loading")
+    p.add_argument("--ship", default=None, metavar="MODELS_DIR", help="write patrol-det.* into this folder")
+    p.add_argument("--json", action="store_true", help="print the run summary as one JSON object")
+    p.add_argument("--db", default=None, help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_train)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from pipeline.train.plan import TrainPlan
+
+    if (
+        args.epochs < 1
+        or args.flights < 1
+        or args.frames < 1
+        or args.val_flights < 1
+        or args.test_flights < 1
+    ):
+        raise ModelError("epochs and flight/frame counts must be at least 1")
+    plan = TrainPlan(
+        out_dir=args.out,
+        epochs=args.epochs,
+        imgsz=args.imgsz,
+        gsd_m=args.gsd,
+        flights=args.flights,
+        frames_per_flight=args.frames,
+        val_flights=args.val_flights,
+        test_flights=args.test_flights,
+        data_seed=args.data_seed,
+        seed=args.seed,
+        batch=args.batch,
+        workers=args.workers,
+        ship_to=args.ship,
+    )
+    plan.recipe("train").check()
+    command = plan_command(plan)
+    # Without a Prefect server, the flow starts a temporary one; on a busy 2-core machine (training is what
+    # makes it busy) that can take longer than Prefect's default 20 s wait.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+    # No Prefect telemetry (its temporary server would try every 10 minutes of a long run).
+    from pipeline.process_commands import quiet_prefect
+
+    quiet_prefect()
+    from flows.train import train_flow
+
+    summary = train_flow(plan, command=command)
+    _print(summary, args.json)
+    return 0
+
+
+def plan_command(plan: Any) -> str:
+    """The full `patrol train` command line that reruns `plan` (every flag spelled out, for the card)."""
+    parts = [
+        "patrol train",
+        f"--out {shlex.quote(plan.out_dir)}",
+        f"--epochs {plan.epochs} --imgsz {plan.imgsz} --gsd {plan.gsd_m:g}",
+        f"--flights {plan.flights} --frames {plan.frames_per_flight}",
+        f"--val-flights {plan.val_flights} --test-flights {plan.test_flights}",
+        f"--data-seed {plan.data_seed} --seed {plan.seed} --batch {plan.batch} --workers {plan.workers}",
+    ]
+    if plan.ship_to is not None:
+        parts.append(f"--ship {shlex.quote(plan.ship_to)}")
+    return " ".join(parts)
+
+
+def _print(summary: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(summary, ensure_ascii=False, default=str), flush=True)
+        return
+    fit, held = summary["fit"], summary["held_out"]
+    print(f"trained {fit['epochs_done']} epochs in {fit['seconds']:.0f} s: {fit['best']}")
+    print(f"held-out tiles: mAP50 {held['map50']:.3f}  mAP50-95 {held['map50_95']:.3f}")
+    for c in held["per_class"]:
+        print(
+            f"  {c['cls']:<22} mAP50 {c['map50']:.3f}  mAP50-95 {c['map50_95']:.3f}  ({c['instances']} boxes)"
+        )
+    if "shipped" in summary:
+        print(f"shipped to {summary['plan']['ship_to']}")

@@ -1,0 +1,70 @@
+"""`patrol train` and its flow end to end on a tiny plan: dataset, one epoch, metrics, shipped model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pipeline.cli import main
+from pipeline.train.plan import TrainPlan
+from pipeline.train_commands import plan_command
+
+
+def test_bad_counts_are_one_line_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", "--epochs", "0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("patrol: error:") and "at least 1" in err and "\n" not in err
+
+
+def test_bad_tile_size_is_refused_before_any_work(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", "--out", str(tmp_path / "run"), "--imgsz", "100"]) == 2
+    assert "imgsz must be a multiple of 32" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_plan_command_spells_out_every_setting() -> None:
+    plan = TrainPlan(out_dir="var/train/run", epochs=3, ship_to="models")
+    assert plan_command(plan) == (
+        "patrol train --out var/train/run --epochs 3 --imgsz 320 --gsd 0.08 --flights 70 --frames 2 "
+        "--val-flights 8 --test-flights 12 --data-seed 1000 --seed 0 --batch 16 --workers 2 --ship models"
+    )
+
+
+@pytest.mark.slow
+def test_train_flow_builds_trains_evaluates_and_ships(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prefect.testing.utilities import prefect_test_harness
+
+    from flows.train import train_flow
+
+    monkeypatch.setenv("YOLO_CONFIG_DIR", str(tmp_path / "ultralytics"))
+    plan = TrainPlan(
+        out_dir=str(tmp_path / "run"),
+        epochs=1,
+        imgsz=64,
+        flights=1,
+        frames_per_flight=1,
+        val_flights=1,
+        test_flights=1,
+        data_seed=71,  # tests own seeds below 100
+        batch=8,
+        workers=1,
+        ship_to=str(tmp_path / "models"),
+    )
+    with prefect_test_harness():
+        summary = train_flow(plan, command="patrol train (test)")
+    assert summary["fit"]["epochs_done"] == 1
+    assert {c["cls"] for c in summary["held_out"]["per_class"]} == {"illegal_construction", "garbage_pile"}
+    card = json.loads((tmp_path / "models" / "patrol-det.json").read_text())
+    assert card["classes"] == ["illegal_construction", "garbage_pile"]
+    assert card["imgsz"] == 64 and card["gsd_m"] == 0.08 and card["weights"] == "patrol-det.pt"
+    assert card["command"] == "patrol train (test)"
+    weights = tmp_path / "models" / "patrol-det.pt"
+    # Optimizer state stripped, fp16: a nano model is a few MB.
+    assert weights.is_file() and weights.stat().st_size < 8_000_000
+    if card["onnx"] is not None:
+        assert (tmp_path / "models" / card["onnx"]).is_file()
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["plan"]["epochs"] == 1

@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "pipeline.review.commands",
     "pipeline.detect.commands",
     "pipeline.train_commands",
+    "pipeline.process_commands",
 )
 
 
@@ -177,7 +178,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from pipeline.demo import run_demo
 
-    return run_demo([Path(p) for p in args.flights], as_json=args.json)
+    return run_demo([Path(p) for p in args.flights], as_json=args.json, db_url=args.db)
 
 
 # --- parser ----------------------------------------------------------------------------------------

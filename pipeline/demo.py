@@ -171,7 +171,9 @@ def _line(record: dict[str, Any]) -> str:
     return "\n".join([head, *extra])
 
 
-def run_demo(roots: list[Path], as_json: bool = False) -> int:
+def run_demo(roots: list[Path], as_json: bool = False, db_url: str | None = None) -> int:
+    """Each flight's frames and footprints; then (human-readable mode) the flights through detection into
+    a case database. `--json` keeps to the per-frame records, one object per line."""
     folders = flight_dirs(roots)
     if not folders:
         raise PipelineError("no flight folders with photos or telemetry", ", ".join(map(str, roots)))
@@ -185,4 +187,9 @@ def run_demo(roots: list[Path], as_json: bool = False) -> int:
         for record in records:
             print(_line(record))
         print()
-    return 0
+    if as_json:
+        return 0
+    # Through the command module that may reach flows/ (lazily): the demo itself stays free of Prefect.
+    from pipeline.process_commands import demo_cases
+
+    return demo_cases(folders, db_url)

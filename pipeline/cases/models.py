@@ -190,3 +190,39 @@ class QueueLock(Base):
 
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     touched_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+class ProcessedFrame(Base):
+    """A frame the flight flow has finished with: what it found (or why it failed), keyed by the frame's file
+    hash, its index in a video, and the model version. It is what makes a rerun or a resumed crash skip
+    frames already done; the sightings themselves reach the queue in one push per flight."""
+
+    __tablename__ = "processed_frames"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    flight_id: Mapped[str] = mapped_column(String(128), index=True)
+    frame_path: Mapped[str] = mapped_column(String(1024))
+    model_version: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16))  # done, failed
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    detections: Mapped[int] = mapped_column(Integer, default=0)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # sightings + coverage
+    seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class FlightRun(Base):
+    """A flight whose frames were all processed and whose sightings were pushed: the nightly run's record of
+    what it need not look at again."""
+
+    __tablename__ = "flight_runs"
+
+    flight_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    folder: Mapped[str] = mapped_column(String(1024))
+    model_version: Mapped[str] = mapped_column(String(128))
+    frames: Mapped[int] = mapped_column(Integer, default=0)
+    frames_failed: Mapped[int] = mapped_column(Integer, default=0)
+    detections: Mapped[int] = mapped_column(Integer, default=0)
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    finished_at: Mapped[datetime] = mapped_column(UtcDateTime())

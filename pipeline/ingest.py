@@ -1,0 +1,425 @@
+"""A flight folder -> the frames to look at: small descriptors first, pixels only when a frame is processed.
+
+`plan_flight` lists a folder's photos and, for each video with its DJI `.SRT`, the frames worth looking at:
+a video holds 25-60 frames a second, and consecutive frames see almost the same ground, so frames are sampled
+by the ground distance travelled (from the telemetry), such that consecutive samples overlap by a set share of
+their along-track footprint. Each sampled frame carries its pose interpolated from the SRT entries around its
+timestamp. `load_frame` turns one descriptor into pixels + camera; `VideoReader` reads a video's frames in
+order, one at a time, so a flight is streamed and never held in memory.
+
+Descriptors are frozen and small (paths, hashes, metadata): they cross process boundaries (Prefect tasks,
+Dask workers) cheaply, and the file hash in them is what the processed-frame record is keyed by.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import math
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pipeline import geo
+from pipeline.errors import GeoreferenceError, MetadataError, PipelineError
+from pipeline.types import CameraView, ImageMeta, Intrinsics, SrtEntry
+
+if TYPE_CHECKING:
+    import numpy as np
+
+PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg"})
+VIDEO_SUFFIXES = frozenset({".mp4", ".mov"})
+# Side files an upload or the simulator leaves beside the media: not frames, and not worth a warning.
+QUIET_SUFFIXES = frozenset({".srt", ".json", ".geojson", ".txt", ".yaml", ".yml", ".csv"})
+_HASH_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    overlap: float = 0.8  # share of the along-track footprint consecutive video samples have in common
+    max_gap_s: float = 10.0  # a sample at least this often, even hovering (the gimbal may turn meanwhile)
+    max_distance_m: float = 300.0  # oblique footprints are cut off here (as detection's search range)
+
+    def check(self) -> None:
+        if not 0.0 <= self.overlap < 1.0:
+            raise PipelineError(f"video overlap must be in [0, 1), not {self.overlap:g}")
+        if self.max_gap_s <= 0 or self.max_distance_m <= 0:
+            raise PipelineError("max_gap_s and max_distance_m must be positive")
+
+
+@dataclass(frozen=True)
+class FrameRef:
+    """One frame to process. `name` is what the case queue records as the frame's path for a video frame
+    (`DJI_0001.MP4#37`, 1-based like the SRT's FrameCnt); photos are recorded by their file path."""
+
+    flight_id: str
+    source: str  # the photo or video file
+    name: str
+    file_sha256: str
+    frame_index: int | None = None  # 0-based frame of a video; None for a photo
+    time_ms: float | None = None  # position in the video
+    meta: ImageMeta | None = None  # a video frame's interpolated telemetry; photos read theirs when loaded
+    why_no_meta: str = ""
+
+    @property
+    def label(self) -> str:
+        """Short, for logs and task names: the file name, with `#k` for a video frame."""
+        return Path(self.name).name
+
+    @property
+    def is_video(self) -> bool:
+        return self.frame_index is not None
+
+    def key(self, model_version: str) -> str:
+        """The processed-frame key: same bytes, same frame, same model and settings -> same key."""
+        text = f"{self.file_sha256}#{self.frame_index}\0{model_version}"
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class FlightPlan:
+    flight_id: str
+    folder: str
+    frames: tuple[FrameRef, ...]
+    skipped: tuple[tuple[str, str], ...] = field(default=())  # (file, reason): nothing of it is processed
+
+
+@dataclass(frozen=True)
+class LoadedFrame:
+    """A frame's pixels (H x W x 3 BGR) and camera, ready for detection."""
+
+    ref: FrameRef
+    image: np.ndarray
+    view: CameraView | None
+    intrinsics: Intrinsics | None
+    why_no_pose: str
+    seen_at: str  # ISO 8601; empty when the file gives no time
+
+
+# --- planning ---------------------------------------------------------------------------------------
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as fh:
+            while chunk := fh.read(_HASH_CHUNK):
+                digest.update(chunk)
+    except OSError as err:
+        raise PipelineError(f"cannot read: {err.strerror or err}", str(path)) from None
+    return digest.hexdigest()
+
+
+def plan_flight(
+    folder: Path, flight_id: str | None = None, settings: IngestSettings = IngestSettings()
+) -> FlightPlan:
+    """Every photo (name order), then every video's sampled frames, of one flight folder. A file that cannot
+    be used at all is listed in `skipped` with the reason; PipelineError only when `folder` is no folder."""
+    settings.check()
+    if not folder.is_dir():
+        raise PipelineError("not a folder", str(folder))
+    fid = flight_id or folder.resolve().name
+    files = media_files(folder)
+    frames: list[FrameRef] = []
+    skipped: list[tuple[str, str]] = []
+    for path in files:
+        suffix = path.suffix.lower()
+        try:
+            if suffix in PHOTO_SUFFIXES:
+                frames.append(FrameRef(fid, str(path), str(path), file_sha256(path)))
+            elif suffix in VIDEO_SUFFIXES:
+                frames.extend(plan_video(path, fid, settings))
+            elif suffix not in QUIET_SUFFIXES:
+                skipped.append((str(path), "not a photo or video this pipeline reads"))
+        except PipelineError as err:
+            skipped.append((str(path), err.reason))
+    return FlightPlan(fid, str(folder), tuple(frames), tuple(skipped))
+
+
+def media_files(folder: Path) -> list[Path]:
+    """Files under a flight folder, sub-folders included (an SD card's DCIM/100MEDIA/ arrives as it was),
+    in path order; hidden files and folders left out."""
+    found = []
+    for p in folder.rglob("*"):
+        rel = p.relative_to(folder).parts
+        if p.is_file() and not any(part.startswith(".") for part in rel):
+            found.append(p)
+    return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
+
+
+def telemetry_for(video: Path) -> Path | None:
+    """The DJI .SRT beside a video (same stem, any case of the suffix)."""
+    for p in sorted(video.parent.iterdir()):
+        if p.stem == video.stem and p.suffix.lower() == ".srt":
+            return p
+    return None
+
+
+def video_info(path: Path) -> tuple[float, int, int, int]:
+    """(fps, frame count, width, height) as the container states them."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    try:
+        if not cap.isOpened():
+            raise PipelineError("cannot open video", str(path))
+        fps = float(cap.get(cv2.CAP_PROP_FPS))
+        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        width, height = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    finally:
+        cap.release()
+    if fps <= 0 or count <= 0 or width <= 0 or height <= 0:
+        raise PipelineError("video states no frame rate, frame count or size", str(path))
+    return fps, count, width, height
+
+
+def plan_video(path: Path, flight_id: str, settings: IngestSettings = IngestSettings()) -> list[FrameRef]:
+    """The frames of one video to process, sampled by ground distance (module docstring)."""
+    from pipeline.metadata import read_srt
+
+    srt = telemetry_for(path)
+    if srt is None:
+        raise MetadataError("no .SRT telemetry beside the video: its frames cannot be placed", str(path))
+    entries = [e for e in read_srt(srt) if e.lat is not None and e.lon is not None]
+    if not entries:
+        raise MetadataError("the telemetry holds no position", str(srt))
+    fps, count, width, height = video_info(path)
+    digest = file_sha256(path)
+    times = [i * 1000.0 / fps for i in range(count)]
+    metas = {}
+    for i in sample_frames(entries, times, width, height, path.name, settings):
+        metas[i] = interpolate_entry(entries, times[i], width, height, f"{path.name}#{i + 1}")
+    return [
+        FrameRef(
+            flight_id,
+            str(path),
+            f"{path.name}#{i + 1}",
+            digest,
+            frame_index=i,
+            time_ms=times[i],
+            meta=meta,
+        )
+        for i, meta in sorted(metas.items())
+    ]
+
+
+# --- telemetry interpolation and distance sampling ---------------------------------------------------
+
+
+def _lerp(a: float | None, b: float | None, t: float) -> float | None:
+    if a is None or b is None:
+        return a if t < 0.5 else b
+    return a + (b - a) * t
+
+
+def _lerp_angle(a: float | None, b: float | None, t: float) -> float | None:
+    """Angles take the short way round: 359 -> 1 passes through 0, not 180."""
+    if a is None or b is None:
+        return a if t < 0.5 else b
+    delta = (b - a + 180.0) % 360.0 - 180.0
+    out = a + delta * t
+    return (out + 180.0) % 360.0 - 180.0
+
+
+def interpolate_entry(
+    entries: Sequence[SrtEntry], time_ms: float, width: int, height: int, path: str
+) -> ImageMeta:
+    """The telemetry at `time_ms`: linear between the entries around it (held at either end)."""
+    starts = [e.start_ms for e in entries]
+    k = bisect.bisect_right(starts, time_ms)
+    if k == 0 or k == len(entries):
+        a = b = entries[0 if k == 0 else -1]
+        t = 0.0
+    else:
+        a, b = entries[k - 1], entries[k]
+        span = b.start_ms - a.start_ms
+        t = (time_ms - a.start_ms) / span if span > 0 else 0.0
+    near = a if t < 0.5 else b
+    when = _time_at(dict(near.extra).get("datetime"), time_ms - near.start_ms)
+    return ImageMeta(
+        path=path,
+        width=width,
+        height=height,
+        captured_at=when,
+        lat=_lerp(a.lat, b.lat, t),
+        lon=_lerp(a.lon, b.lon, t),
+        abs_alt_m=_lerp(a.abs_alt_m, b.abs_alt_m, t),
+        rel_alt_m=_lerp(a.rel_alt_m, b.rel_alt_m, t),
+        gimbal_yaw_deg=_lerp_angle(a.gimbal_yaw_deg, b.gimbal_yaw_deg, t),
+        gimbal_pitch_deg=_lerp(a.gimbal_pitch_deg, b.gimbal_pitch_deg, t),
+        gimbal_roll_deg=_lerp(a.gimbal_roll_deg, b.gimbal_roll_deg, t),
+        flight_yaw_deg=_lerp_angle(a.flight_yaw_deg, b.flight_yaw_deg, t),
+        flight_pitch_deg=_lerp(a.flight_pitch_deg, b.flight_pitch_deg, t),
+        flight_roll_deg=_lerp(a.flight_roll_deg, b.flight_roll_deg, t),
+        focal_mm=near.focal_mm,
+        focal_35mm=near.focal_35mm,
+    )
+
+
+def _time_at(entry_time: str | None, offset_ms: float) -> str | None:
+    """The entry's wall-clock time moved by `offset_ms` (kept as written when it cannot be parsed)."""
+    if not entry_time:
+        return None
+    try:
+        moved = datetime.fromisoformat(entry_time) + timedelta(milliseconds=offset_ms)
+    except ValueError:
+        return entry_time
+    return moved.isoformat(timespec="milliseconds")
+
+
+def along_track_extent_m(meta: ImageMeta, heading_deg: float, max_distance_m: float) -> float | None:
+    """How far the frame's footprint reaches along the direction of travel; None when it has no footprint."""
+    from pipeline.frames import view_for_meta
+
+    try:
+        view = view_for_meta(meta)
+        corners = geo.frame_footprint(view, max_distance_m)
+    except (GeoreferenceError, MetadataError):
+        return None
+    east, north = math.sin(math.radians(heading_deg)), math.cos(math.radians(heading_deg))
+    along = []
+    for lat, lon in corners:
+        e, n = geo.latlon_offset(view.pose.lat, view.pose.lon, lat, lon)
+        along.append(e * east + n * north)
+    return max(along) - min(along) if along else None
+
+
+def _heading_deg(a: ImageMeta, b: ImageMeta) -> float | None:
+    if None in (a.lat, a.lon, b.lat, b.lon):
+        return None
+    assert a.lat is not None and a.lon is not None and b.lat is not None and b.lon is not None
+    e, n = geo.latlon_offset(a.lat, a.lon, b.lat, b.lon)
+    if math.hypot(e, n) < 1e-3:
+        return None
+    return math.degrees(math.atan2(e, n)) % 360.0
+
+
+def sample_frames(
+    entries: Sequence[SrtEntry],
+    times_ms: Sequence[float],
+    width: int,
+    height: int,
+    name: str,
+    settings: IngestSettings = IngestSettings(),
+) -> list[int]:
+    """Indices of the frames to keep: the first, then each frame once the drone has moved (1 - overlap) of
+    the last kept frame's along-track footprint, or `max_gap_s` has passed; always the last frame too."""
+    if not times_ms:
+        return []
+    kept = [0]
+    last = interpolate_entry(entries, times_ms[0], width, height, name)
+    prev = last
+    travelled = 0.0
+    step = _step_m(last, None, settings)
+    for i in range(1, len(times_ms)):
+        meta = interpolate_entry(entries, times_ms[i], width, height, name)
+        if None not in (prev.lat, prev.lon, meta.lat, meta.lon):
+            assert prev.lat is not None and prev.lon is not None
+            assert meta.lat is not None and meta.lon is not None
+            travelled += geo.distance_m(prev.lat, prev.lon, meta.lat, meta.lon)
+        prev = meta
+        gap_s = (times_ms[i] - times_ms[kept[-1]]) / 1000.0
+        if (step is not None and travelled >= step) or gap_s >= settings.max_gap_s:
+            kept.append(i)
+            step = _step_m(meta, _heading_deg(last, meta), settings)
+            last, travelled = meta, 0.0
+    if kept[-1] != len(times_ms) - 1:
+        kept.append(len(times_ms) - 1)  # the end of the clip: ground the last sample has not reached
+    return kept
+
+
+def _step_m(meta: ImageMeta, heading: float | None, settings: IngestSettings) -> float | None:
+    """Distance to the next sample; the camera's own yaw stands in for the heading until it is known."""
+    direction = heading if heading is not None else meta.gimbal_yaw_deg or meta.flight_yaw_deg or 0.0
+    extent = along_track_extent_m(meta, direction, settings.max_distance_m)
+    return None if extent is None else max(extent * (1.0 - settings.overlap), 0.5)
+
+
+# --- loading pixels ---------------------------------------------------------------------------------
+
+
+class VideoReader:
+    """Reads frames of one video in increasing order by grabbing forward (decoding only what is kept), which
+    is frame-exact where seeking by index is not for every codec. Asking for an earlier frame reopens."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._cap: object | None = None
+        self._next = 0
+        self.lock = threading.Lock()
+
+    def _open(self) -> object:
+        import cv2
+
+        self.close()
+        cap = cv2.VideoCapture(self.path)
+        if not cap.isOpened():
+            raise PipelineError("cannot open video", self.path)
+        self._cap, self._next = cap, 0
+        return cap
+
+    def read(self, index: int) -> np.ndarray:
+        with self.lock:
+            cap: object = self._cap if self._cap is not None and index >= self._next else self._open()
+            while self._next < index:
+                if not cap.grab():  # type: ignore[attr-defined]
+                    raise PipelineError(f"the video ends before frame {index + 1}", self.path)
+                self._next += 1
+            ok, image = cap.read()  # type: ignore[attr-defined]
+            if not ok or image is None:
+                raise PipelineError(f"cannot decode frame {index + 1}", self.path)
+            self._next += 1
+            out: np.ndarray = image
+            return out
+
+    def close(self) -> None:
+        if self._cap is not None:
+            self._cap.release()  # type: ignore[attr-defined]
+            self._cap = None
+
+
+# One open reader per video per process: per-frame tasks arrive in order and continue where the last left.
+_READERS: dict[str, VideoReader] = {}
+_READERS_LOCK = threading.Lock()
+
+
+def video_reader(path: str) -> VideoReader:
+    with _READERS_LOCK:
+        reader = _READERS.get(path)
+        if reader is None:
+            reader = _READERS[path] = VideoReader(path)
+        return reader
+
+
+def close_readers() -> None:
+    with _READERS_LOCK:
+        for reader in _READERS.values():
+            reader.close()
+        _READERS.clear()
+
+
+def load_frame(ref: FrameRef, ground_elevation_m: float | None = None) -> LoadedFrame:
+    """Pixels and camera of one frame. PipelineError naming the file when the pixels cannot be read; missing
+    or unusable metadata is not an error (the frame is then searched without a pose, the reason recorded)."""
+    from pipeline.detect.detector import camera_for, read_image
+
+    if ref.is_video:
+        assert ref.frame_index is not None
+        image = video_reader(ref.source).read(ref.frame_index)
+        meta, why = ref.meta, ref.why_no_meta
+    else:
+        from pipeline.metadata import read_image_meta
+
+        image = read_image(Path(ref.source))
+        try:
+            meta, why = read_image_meta(Path(ref.source)), ""
+        except MetadataError as err:
+            meta, why = None, err.reason
+    if meta is not None and meta.path != ref.name:
+        meta = replace(meta, path=ref.name)
+    view, intr, why = camera_for(meta, ground_elevation_m, why)
+    seen_at = (meta.captured_at if meta is not None else None) or ""
+    return LoadedFrame(ref, image, view, intr, why, seen_at)

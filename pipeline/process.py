@@ -1,0 +1,401 @@
+"""One flight through the pipeline, step by step, as plain functions the Prefect flow wraps in tasks:
+
+    plan_flight (pipeline.ingest)  ->  process_frame, per frame  ->  push_flight, once per flight
+
+`process_frame` detects in one frame, places its detections on the ground as sightings (with evidence crops
+written content-addressed under the data root) and stores that as the frame's record; a frame already
+recorded for the same file bytes and model version is read back, not detected again. `push_flight` puts the
+whole flight's sightings into the case queue in one transaction and marks the flight done, so the queue sees a
+flight entirely or not at all, whatever crashed in between.
+
+Nothing here knows about Prefect. The model and the database sessions are opened once per process.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pipeline.cases import progress
+from pipeline.detect.detector import DetectSettings
+from pipeline.errors import CaseError, PipelineError
+from pipeline.ingest import FlightPlan, FrameRef, IngestSettings
+from pipeline.types import FrameCoverage, Sighting
+
+if TYPE_CHECKING:
+    import numpy as np
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from pipeline.cases.ingest import PushResult
+    from pipeline.detect.model import Detector
+    from pipeline.ingest import LoadedFrame
+    from pipeline.types import Detection
+
+CROP_MARGIN = 0.25  # evidence crops show this share of the box around it: context for the reviewer
+CROP_MIN_PX = 96
+_SESSIONS_SEEN: list[sessionmaker[Session]] = []  # what sessions_for opened, to dispose of on request
+
+
+@dataclass(frozen=True)
+class ProcessJob:
+    """Everything a worker needs to process frames of a flight: small, frozen, picklable (it travels to Dask
+    workers and into Prefect task parameters)."""
+
+    db_url: str
+    data_root: str
+    model: str | None = None  # model card path, or "package.module:factory" (tests); None: the shipped card
+    backend: str = "auto"
+    threads: int | None = None
+    detect: DetectSettings = field(default_factory=DetectSettings)
+    ingest: IngestSettings = field(default_factory=IngestSettings)
+    categories_path: str | None = None
+    local_tz: str = "Asia/Shanghai"
+    closed_seen_again: str = "new_linked"
+    ground_elevation_m: float | None = None
+
+
+@dataclass(frozen=True)
+class FrameOutcome:
+    name: str
+    status: str  # done, failed
+    detections: int
+    sightings: int
+    error: str | None = None
+    reused: bool = False  # read back from an earlier run, not detected now
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# --- per-process resources -----------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=4)
+def detector_for(
+    model: str | None, backend: str = "auto", threads: int | None = None
+) -> tuple[Detector, str]:
+    """(detector, model version), loaded once per process. The version names the weights by content, so a
+    retrained model reprocesses frames and the same model never does."""
+    if model and ":" in model and not Path(model).exists():
+        module, _, attr = model.partition(":")
+        factory = getattr(importlib.import_module(module), attr)
+        det = factory()
+        return det, str(getattr(det, "version", model))
+    from pipeline.detect.backends import open_detector
+    from pipeline.detect.model import load_model_spec
+    from pipeline.ingest import file_sha256
+
+    spec = load_model_spec(model)
+    weights = spec.weights or spec.onnx
+    assert weights is not None  # load_model_spec refuses a card without weights
+    digest = file_sha256(weights)[:16]
+    return open_detector(spec, backend, threads), f"{weights.name}:{digest}"
+
+
+def job_version(job: ProcessJob) -> str:
+    """The model version frames are keyed by: the weights and every setting that changes what is found."""
+    _, version = detector_for(job.model, job.backend, job.threads)
+    knobs = repr((job.detect, job.ground_elevation_m))
+    return f"{version}:{hashlib.sha256(knobs.encode()).hexdigest()[:8]}"
+
+
+@functools.lru_cache(maxsize=4)
+def sessions_for(db_url: str) -> sessionmaker[Session]:
+    from pipeline.cases.db import open_db
+
+    sessions = open_db(db_url)
+    _SESSIONS_SEEN.append(sessions)
+    return sessions
+
+
+def forget_sessions() -> None:
+    """Close the cached engines: before a database file is removed and made anew in this process."""
+    for sessions in _SESSIONS_SEEN:
+        bind = sessions.kw.get("bind")
+        if bind is not None:
+            bind.dispose()
+    _SESSIONS_SEEN.clear()
+    sessions_for.cache_clear()
+
+
+def is_transient(err: BaseException) -> bool:
+    """Worth retrying: the database briefly unreachable or locked, a file still held by its writer."""
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    if isinstance(err, OperationalError | TimeoutError | PermissionError):
+        return True
+    if isinstance(err, DBAPIError) and err.connection_invalidated:
+        return True
+    # open_db turns an unreachable database into a CaseError carrying the driver's OperationalError.
+    return isinstance(err, CaseError) and isinstance(err.__cause__, OperationalError)
+
+
+# --- one frame ---------------------------------------------------------------------------------------
+
+
+def frame_path_for(ref: FrameRef, data_root: Path) -> str:
+    """The frame path the queue records: the photo itself; for a video frame, the still written for it."""
+    if not ref.is_video:
+        return str(Path(ref.source).resolve())
+    stem = Path(ref.source).name.replace(".", "_")
+    return str((data_root / "frames" / ref.flight_id / f"{stem}_f{ref.frame_index:06d}.jpg").resolve())
+
+
+def _seen_at(frame: LoadedFrame) -> str:
+    if frame.seen_at:
+        return frame.seen_at
+    # No capture time in the file: its modification time, which at least is the same on every rerun.
+    mtime = Path(frame.ref.source).stat().st_mtime
+    return datetime.fromtimestamp(mtime, UTC).isoformat(timespec="seconds")
+
+
+def _jpeg(image: np.ndarray, quality: int = 90) -> bytes:
+    import cv2
+
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise PipelineError("cannot encode a JPEG")
+    return bytes(buf.tobytes())
+
+
+def crop(image: np.ndarray, xyxy: tuple[float, float, float, float]) -> np.ndarray:
+    x0, y0, x1, y1 = xyxy
+    mx = max((x1 - x0) * CROP_MARGIN, (CROP_MIN_PX - (x1 - x0)) / 2, 0.0)
+    my = max((y1 - y0) * CROP_MARGIN, (CROP_MIN_PX - (y1 - y0)) / 2, 0.0)
+    h, w = image.shape[:2]
+    a, b = max(int(x0 - mx), 0), min(int(x1 + mx + 1), w)
+    c, d = max(int(y0 - my), 0), min(int(y1 + my + 1), h)
+    out: np.ndarray = image[c:d, a:b]
+    return out
+
+
+def sightings_for(
+    frame: LoadedFrame, detections: tuple[Detection, ...], frame_path: str, data_root: Path
+) -> list[Sighting]:
+    """Detections with a ground position as sightings; evidence crops are written now (content-addressed,
+    so a rerun writes nothing new) and referenced by path."""
+    from pipeline.cases.evidence import evidence_file, store_evidence
+
+    seen_at = _seen_at(frame)
+    out = []
+    for det in detections:
+        if det.lat is None or det.lon is None:
+            continue  # no pose, no place on the map: counted as a detection, never a case
+        sighting = Sighting(
+            flight_id=frame.ref.flight_id,
+            frame_path=frame_path,
+            class_name=det.class_name,
+            score=det.score,
+            xyxy_px=det.xyxy_px,
+            lat=det.lat,
+            lon=det.lon,
+            seen_at=seen_at,
+            footprint=det.footprint,
+            size_m=det.size_m,
+            evidence_jpeg=_jpeg(crop(frame.image, det.xyxy_px)),
+        )
+        stored, _ = store_evidence(data_root, sighting)
+        assert stored is not None
+        path = str(evidence_file(data_root, stored))
+        out.append(Sighting(**{**asdict(sighting), "evidence_jpeg": None, "evidence_path": path}))
+    return out
+
+
+def coverage_for(frame: LoadedFrame, frame_path: str, max_distance_m: float) -> FrameCoverage | None:
+    from pipeline import geo
+    from pipeline.errors import GeoreferenceError
+
+    if frame.view is None:
+        return None
+    try:
+        footprint = tuple(geo.frame_footprint(frame.view, max_distance_m))
+    except GeoreferenceError:
+        return None
+    return FrameCoverage(frame.ref.flight_id, frame_path, _seen_at(frame), footprint)
+
+
+def _write_still(image: np.ndarray, path: Path) -> None:
+    """A video frame that holds a detection is kept as a still: the reviewer's "full frame"."""
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(_jpeg(image, 85))
+    tmp.replace(path)
+
+
+def detect_and_place(ref: FrameRef, job: ProcessJob, detector: Detector) -> tuple[int, dict[str, Any]]:
+    """(detections, result record) for one frame; PipelineError when its pixels cannot be used."""
+    from pipeline.detect.detector import detect_frame
+    from pipeline.ingest import load_frame
+
+    data_root = Path(job.data_root)
+    frame = load_frame(ref, job.ground_elevation_m)
+    found = detect_frame(
+        frame.image,
+        frame.view,
+        detector,
+        job.detect,
+        path=ref.name,
+        intrinsics=frame.intrinsics,
+        why_no_pose=frame.why_no_pose,
+    )
+    frame_path = frame_path_for(ref, data_root)
+    sightings = sightings_for(frame, found.detections, frame_path, data_root)
+    if sightings and ref.is_video:
+        _write_still(frame.image, Path(frame_path))
+    cover = coverage_for(frame, frame_path, job.detect.max_ground_distance_m)
+    result = {
+        "sightings": [_sighting_json(s) for s in sightings],
+        "coverage": None if cover is None else _coverage_json(cover),
+        "notes": list(found.notes),
+    }
+    return len(found.detections), result
+
+
+def process_frame(ref: FrameRef, job: ProcessJob) -> FrameOutcome:
+    """One frame, done once per model version (module docstring). A frame that cannot be used is recorded
+    as failed, with the reason, and not tried again; database errors propagate (the caller retries them)."""
+    detector, _ = detector_for(job.model, job.backend, job.threads)
+    version = job_version(job)
+    key = ref.key(version)
+    sessions = sessions_for(job.db_url)
+    with sessions() as session:
+        old = progress.frame_records(session, [key]).get(key)
+    if old is not None:
+        return _outcome(ref, old, reused=True)
+    started = time.perf_counter()
+    try:
+        detections, result = detect_and_place(ref, job, detector)
+        record = progress.FrameRecord(
+            key, ref.name, progress.DONE, None, detections, result, time.perf_counter() - started
+        )
+    except PipelineError as err:
+        record = progress.FrameRecord(key, ref.name, progress.FAILED, str(err), 0, None, 0.0)
+    except Exception as err:  # a decoder or the model choking on one frame's bytes: that frame is bad
+        if is_transient(err) or isinstance(err, MemoryError):  # the machine's trouble, not the frame's
+            raise
+        reason = f"{ref.name}: {type(err).__name__}: {err}"
+        record = progress.FrameRecord(key, ref.name, progress.FAILED, reason, 0, None, 0.0)
+    saved = progress.save_frame(sessions, ref.flight_id, version, record)
+    return _outcome(ref, saved, reused=False)
+
+
+def _outcome(ref: FrameRef, record: progress.FrameRecord, reused: bool) -> FrameOutcome:
+    n_sightings = len((record.result or {}).get("sightings", []))
+    return FrameOutcome(
+        ref.name, record.status, record.detections, n_sightings, record.error, reused, record.seconds
+    )
+
+
+# --- the flight ----------------------------------------------------------------------------------------
+
+
+def _sighting_json(s: Sighting) -> dict[str, Any]:
+    out = asdict(s)
+    out.pop("evidence_jpeg")
+    out["xyxy_px"] = list(s.xyxy_px)
+    out["footprint"] = [list(p) for p in s.footprint]
+    return out
+
+
+def _sighting_from_json(d: dict[str, Any]) -> Sighting:
+    return Sighting(
+        **{
+            **d,
+            "xyxy_px": tuple(d["xyxy_px"]),
+            "footprint": tuple(tuple(p) for p in d["footprint"]),
+        }
+    )
+
+
+def _coverage_json(c: FrameCoverage) -> dict[str, Any]:
+    return {**asdict(c), "footprint": [list(p) for p in c.footprint]}
+
+
+def _coverage_from_json(d: dict[str, Any]) -> FrameCoverage:
+    return FrameCoverage(
+        d["flight_id"], d["frame_path"], d["seen_at"], tuple(tuple(p) for p in d["footprint"])
+    )
+
+
+@dataclass(frozen=True)
+class FlightPush:
+    flight_id: str
+    frames: int
+    frames_failed: int
+    frames_missing: int  # planned but with no record (a worker lost): the flight is not marked done
+    detections: int
+    push: dict[str, Any]
+
+
+def push_flight(plan: FlightPlan, job: ProcessJob) -> FlightPush:
+    """Every recorded frame's sightings and coverage of `plan` into the queue, in one transaction that also
+    marks the flight done (only when every planned frame has a record)."""
+    from pipeline.cases.categories import load_categories
+    from pipeline.cases.ingest import push_sightings
+
+    version = job_version(job)
+    sessions = sessions_for(job.db_url)
+    keys = [ref.key(version) for ref in plan.frames]
+    categories = load_categories(Path(job.categories_path) if job.categories_path else None)
+    data_root = Path(job.data_root)
+    with sessions.begin() as session:
+        records = progress.frame_records(session, keys)
+        sightings: list[Sighting] = []
+        coverage: list[FrameCoverage] = []
+        done = []
+        for ref, key in zip(plan.frames, keys, strict=True):
+            record = records.get(key)
+            if record is None or record.status != progress.DONE or record.result is None:
+                continue
+            done.append(record)
+            # A record is reused for the same bytes wherever they lie: it is told which flight and path
+            # it belongs to now.
+            where = {"flight_id": plan.flight_id, "frame_path": frame_path_for(ref, data_root)}
+            sightings += [_sighting_from_json({**s, **where}) for s in record.result.get("sightings", [])]
+            if (c := record.result.get("coverage")) is not None:
+                coverage.append(_coverage_from_json({**c, **where}))
+        result: PushResult = push_sightings(
+            session,
+            sightings,
+            frames=coverage,
+            categories=categories,
+            data_root=data_root,
+            closed_seen_again=job.closed_seen_again,
+            local_tz=job.local_tz,
+        )
+        counts = FlightPush(
+            plan.flight_id,
+            frames=len(plan.frames),
+            frames_failed=sum(1 for r in records.values() if r.status == progress.FAILED),
+            frames_missing=len(set(keys) - set(records)),
+            detections=sum(r.detections for r in done),
+            push=result.as_dict(),
+        )
+        if counts.frames_missing == 0:
+            progress.mark_flight_done(session, plan.flight_id, plan.folder, version, asdict(counts))
+    return counts
+
+
+def default_job(db_url: str | None = None, model: str | None = None, **overrides: Any) -> ProcessJob:
+    """A job from the environment's settings (PATROL_*), as a worker on another machine builds it."""
+    from pipeline.config import load_settings
+
+    settings = load_settings()
+    return ProcessJob(
+        db_url=db_url or settings.db_url,
+        data_root=str(settings.data_root.resolve()),
+        model=model,
+        categories_path=str(settings.categories_path) if settings.categories_path else None,
+        local_tz=settings.local_tz,
+        closed_seen_again=settings.closed_seen_again,
+        **overrides,
+    )

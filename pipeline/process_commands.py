@@ -1,0 +1,302 @@
+"""`patrol process`, `patrol upload`, `patrol nightly` and `patrol serve`: the commands that run flows.
+
+Prefect is reached only inside the command functions (flows/ is imported lazily), after the environment has
+been set so that Prefect sends nothing anywhere (`quiet_prefect`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import PipelineError
+
+EXIT_SOME_FAILED = 1
+DEFAULT_CRON = "0 2 * * *"
+DEFAULT_TZ = "Asia/Shanghai"
+
+# Prefect's anonymous analytics and telemetry off; no update checks. setdefault: an operator's explicit
+# setting (a real server's URL, its own logging level) wins.
+PREFECT_QUIET = {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "PREFECT_CLOUD_ENABLE_ORCHESTRATION_TELEMETRY": "false",
+    "PREFECT_TELEMETRY_ENABLE_RESOURCE_METRICS": "false",
+    "DO_NOT_TRACK": "1",
+    "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
+}
+
+
+def quiet_prefect(warnings_only: bool = False) -> None:
+    """Call in an entry point before flows/ (and so Prefect) is imported. `warnings_only`: a command run by
+    hand shows its own progress bar and summary, not a log line per task (PREFECT_LOGGING_LEVEL wins)."""
+    for key, value in PREFECT_QUIET.items():
+        os.environ.setdefault(key, value)
+    if warnings_only:
+        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+
+def _emit(obj: dict[str, Any]) -> None:
+    print(json.dumps(obj, ensure_ascii=False), flush=True)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="machine-readable output, one JSON object per line")
+    p.add_argument(
+        "--db", default=None, help="case database URL (default PATROL_DB_URL, else SQLite under var/)"
+    )
+
+
+def _job_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--model", default=None, metavar="CARD", help="model card (default PATROL_MODEL, else shipped)"
+    )
+    p.add_argument("--backend", default="auto", choices=("auto", "onnx", "torch"))
+    p.add_argument("--threads", type=int, default=None, metavar="N", help="inference threads (default: all)")
+    p.add_argument("--conf", type=float, default=None, metavar="P", help="minimum score (default 0.25)")
+    p.add_argument(
+        "--overlap",
+        type=float,
+        default=None,
+        metavar="F",
+        help="video: share of ground consecutive sampled frames have in common (default 0.8)",
+    )
+    p.add_argument(
+        "--workers", type=int, default=1, metavar="N", help="frames processed at once in this process"
+    )
+    p.add_argument(
+        "--dask",
+        default=None,
+        metavar="ADDRESS",
+        help="fan frames out over this Dask scheduler (default PATROL_DASK_ADDRESS; none: in this process)",
+    )
+
+
+def build_job(args: argparse.Namespace) -> Any:
+    """The ProcessJob for these flags, over the settings from the environment."""
+    from pipeline.detect.detector import DetectSettings
+    from pipeline.ingest import IngestSettings
+    from pipeline.process import default_job
+
+    detect = DetectSettings()
+    if args.conf is not None:
+        detect = replace(detect, conf=args.conf)
+    detect.check()
+    ingest = IngestSettings() if args.overlap is None else IngestSettings(overlap=args.overlap)
+    ingest.check()
+    return default_job(
+        args.db, args.model, backend=args.backend, threads=args.threads, detect=detect, ingest=ingest
+    )
+
+
+def _check_model(job: Any) -> None:
+    """Load the model now: a missing or broken card is one line before any flow starts, not an error per
+    frame. (The flow's worker in this process then finds it loaded.)"""
+    from pipeline.process import job_version
+
+    job_version(job)
+
+
+def _dask(args: argparse.Namespace) -> str | None:
+    return args.dask or os.environ.get("PATROL_DASK_ADDRESS") or None
+
+
+def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        _emit(summary)
+        return
+    for f in summary["flights"]:
+        print(
+            f"{f['flight_id']}: {f['frames']} frames ({f['frames_failed']} failed, {f['frames_reused']} "
+            f"already done), {f['detections']} detections, {f['cases_new']} new cases, "
+            f"{f['cases_updated']} updated"
+        )
+    for err in summary["errors"]:
+        print(f"  problem: {err}")
+    print(
+        f"total: {summary['frames']} frames, {summary['detections']} detections, {summary['cases_new']} new "
+        f"cases, {summary['cases_updated']} updated, {summary['seconds']} s"
+    )
+
+
+def _incomplete(summary: dict[str, Any]) -> bool:
+    return any(not f["complete"] for f in summary["flights"])
+
+
+# --- process -------------------------------------------------------------------------------------------
+
+
+def cmd_process(args: argparse.Namespace) -> int:
+    for name in args.flights:
+        if not Path(name).is_dir():
+            raise PipelineError("not a folder", name)
+    job = build_job(args)
+    _check_model(job)
+    quiet_prefect(warnings_only=True)
+    from flows.process_flight import run_process
+
+    summary = run_process(
+        [str(Path(f).resolve()) for f in args.flights],
+        job,
+        show_progress=True,
+        dask_address=_dask(args),
+        workers=args.workers,
+    )
+    _print_summary(summary, args.json)
+    return EXIT_SOME_FAILED if _incomplete(summary) else 0
+
+
+# --- upload --------------------------------------------------------------------------------------------
+
+
+def cmd_upload(args: argparse.Namespace) -> int:
+    from pipeline.upload import folder_files, receive_flight
+
+    src = Path(args.src_dir)
+    report = receive_flight(
+        folder_files(src),
+        Path(args.inbox),
+        label=args.label or src.resolve().name,
+        uploaded_by=args.user or os.environ.get("USER", "cli"),
+    )
+    if args.json:
+        _emit(report.as_dict())
+    else:
+        print(f"{report.flight_id}: {len(report.files)} files copied to {report.path}")
+        for refused in report.refused:
+            print(f"  left out {refused.name}: {refused.reason}")
+    return 0
+
+
+# --- nightly and serve ---------------------------------------------------------------------------------
+
+
+def cmd_nightly(args: argparse.Namespace) -> int:
+    job = build_job(args)
+    _check_model(job)
+    quiet_prefect(warnings_only=True)
+    from flows.nightly import run_nightly
+
+    summary = run_nightly(
+        str(Path(args.inbox).resolve()), job, dask_address=_dask(args), workers=args.workers
+    )
+    if args.json:
+        _emit(summary)
+    else:
+        print(summary["text"])
+    return EXIT_SOME_FAILED if summary["flights_failed"] else 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    job = build_job(args)
+    _check_model(job)
+    quiet_prefect()
+    from flows.serve import serve_nightly
+
+    inbox = args.inbox or os.environ.get("PATROL_INBOX")
+    if not inbox:
+        raise PipelineError("no inbox: pass --inbox DIR or set PATROL_INBOX")
+    cron = args.cron or os.environ.get("PATROL_NIGHTLY_CRON", DEFAULT_CRON)
+    tz = args.timezone or os.environ.get("PATROL_NIGHTLY_TZ", DEFAULT_TZ)
+    print(f"serving patrol-nightly on {inbox}: cron '{cron}' ({tz}); Ctrl-C stops", file=sys.stderr)
+    serve_nightly(str(Path(inbox).resolve()), job, cron=cron, timezone=tz, dask_address=_dask(args))
+    return 0
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("process", help="run flight folders through detection into the case queue (Prefect)")
+    p.add_argument("flights", nargs="+", metavar="FLIGHT_DIR")
+    _job_args(p)
+    _common(p)
+    p.set_defaults(func=cmd_process)
+
+    p = sub.add_parser("upload", help="copy a flight folder into the inbox atomically, with a manifest")
+    p.add_argument("src_dir", metavar="SRC_DIR")
+    p.add_argument("--inbox", required=True, metavar="DIR")
+    p.add_argument("--label", default=None, help="flight label (default: the folder's name)")
+    p.add_argument("--user", default=None, help="who uploads (default: $USER)")
+    _common(p)
+    p.set_defaults(func=cmd_upload)
+
+    p = sub.add_parser("nightly", help="process every complete, new flight in the inbox (Prefect)")
+    p.add_argument("--inbox", required=True, metavar="DIR")
+    _job_args(p)
+    _common(p)
+    p.set_defaults(func=cmd_nightly)
+
+    p = sub.add_parser("serve", help="serve the nightly run on a cron schedule (needs a Prefect server)")
+    p.add_argument("--inbox", default=None, metavar="DIR", help="default PATROL_INBOX")
+    p.add_argument("--cron", default=None, help=f"default PATROL_NIGHTLY_CRON, else '{DEFAULT_CRON}'")
+    p.add_argument("--timezone", default=None, help=f"default PATROL_NIGHTLY_TZ, else {DEFAULT_TZ}")
+    _job_args(p)
+    _common(p)
+    p.set_defaults(func=cmd_serve)
+
+
+# --- the demo's second half ----------------------------------------------------------------------------
+
+DEMO_DIR = Path("var") / "demo"
+
+
+def demo_cases(
+    folders: list[Path], db_url: str | None = None, out_dir: Path = DEMO_DIR, model: str | None = None
+) -> int:
+    """`make demo`, after the footprints: the sample flights through the flow into a fresh SQLite database,
+    the cases found, a GeoJSON export, and how to look at them in the review app. `model`: a model card or
+    factory (default: PATROL_MODEL, else the shipped card)."""
+    import shutil
+
+    from pipeline.detect.model import default_model_path
+    from pipeline.process import default_job
+
+    if model is None:
+        card = default_model_path()
+        if not card.is_file():
+            print(f"no trained detector at {card}: detection skipped (`patrol train --ship models`)")
+            return 0
+        model = str(card)
+    data_root = out_dir / "data"
+    if db_url is None:  # a fresh database every time: the demo shows what one run finds
+        from pipeline.process import forget_sessions
+
+        forget_sessions()
+        for name in ("cases.sqlite3", "cases.sqlite3-wal", "cases.sqlite3-shm"):
+            (out_dir / name).unlink(missing_ok=True)
+        shutil.rmtree(data_root, ignore_errors=True)
+        db_url = f"sqlite:///{out_dir / 'cases.sqlite3'}"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    job = replace(default_job(db_url, model), data_root=str(data_root.resolve()))
+    print(f"== processing {len(folders)} flights with {Path(model).name} into {db_url} (Prefect flow)")
+    quiet_prefect(warnings_only=True)
+    from flows.process_flight import run_process
+
+    summary = run_process([str(f.resolve()) for f in folders], job, show_progress=True)
+    _print_summary(summary, as_json=False)
+    print()
+    _print_cases(job.db_url, out_dir / "cases.geojson")
+    print(
+        "\nreview them in the browser:\n"
+        f"  patrol users add demo --role admin --password-stdin --db {db_url}\n"
+        f"  PATROL_DATA_ROOT={data_root} patrol review --db {db_url}    # then http://127.0.0.1:8000"
+    )
+    return 0
+
+
+def _print_cases(db_url: str, geojson: Path) -> None:
+    from pipeline.cases.db import open_db
+    from pipeline.cases.exports import export
+    from pipeline.cases.views import list_cases
+
+    with open_db(db_url)() as session:
+        views = list_cases(session)
+    print(f"{len(views)} cases:")
+    # WGS84, as stored; the GeoJSON export also carries GCJ-02 (what AMap shows) and an AMap link per case.
+    print(f"{'id':>4}  {'class':22} {'lat':>11} {'lon':>12}  {'sightings':>9}  {'confidence':>10}")
+    for v in views:
+        print(f"{v.id:>4}  {v.class_name:22} {v.lat:11.6f} {v.lon:12.6f}  {v.sightings:>9}  {v.score:>10.2f}")
+    geojson.write_bytes(export(views, "geojson"))
+    print(f"\nGeoJSON export (QGIS, WGS84): {geojson}")

@@ -1,0 +1,57 @@
+"""Flow tests: one Prefect test harness for the whole session (it costs seconds to start). Helpers live in
+flow_helpers.py (a uniquely named module: every test folder here has its own conftest)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flow_helpers import HERE
+
+
+@pytest.fixture(scope="session", autouse=True)
+def prefect_harness() -> Iterator[None]:
+    """The session's one Prefect backend: a temporary SQLite-backed API, telemetry off, set before import."""
+    from pipeline.process_commands import quiet_prefect
+
+    quiet_prefect()
+    if str(HERE) not in sys.path:  # the fake detector's factory path names this folder's module
+        sys.path.insert(0, str(HERE))
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=60):
+        yield
+
+
+@pytest.fixture(scope="session")
+def prefect_api_url(prefect_harness: None) -> str:
+    """The harness's API, for `patrol` subprocesses: they report there instead of starting their own."""
+    from prefect.settings import PREFECT_API_URL
+
+    url = PREFECT_API_URL.value()
+    assert url
+    return str(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh case database on SQLite, and on PostgreSQL (127.0.0.1:5432, as tests/cases uses)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'cases.sqlite3'}"
+        return
+    import psycopg
+
+    admin_url = os.environ.get("PATROL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+    name = f"patrol_flows_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    yield admin_url.rsplit("/", 1)[0] + f"/{name}"
+    from pipeline.process import forget_sessions
+
+    forget_sessions()  # the flow's cached engine holds connections to it
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -62,6 +62,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "col.note": ("备注", "Note"),
     "col.files": ("文件", "Files"),
     "col.refused": ("无法使用的文件", "Unusable files"),
+    "col.failed_frames": ("处理失败的帧", "Frames that failed"),
     "col.uploaded_by": ("上传人", "Uploaded by"),
     "col.frames": ("帧数", "Frames"),
     "col.name": ("名称", "Name"),

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from pipeline import geo
 from pipeline.cases.lifecycle import DUPLICATE, IN_REVIEW, NEW, REJECTED, STATES, VERIFIABLE
-from pipeline.cases.models import Case, Flight, Frame, SightingRow
+from pipeline.cases.models import Case, Flight, Frame, ProcessedFrame, SightingRow
 from pipeline.cases.views import CaseView, case_view
 from pipeline.errors import CaseError
 
@@ -129,16 +129,27 @@ def processed_flights(session: Session) -> list[dict[str, Any]]:
         .order_by(Flight.last_pushed_at.desc())
         .limit(500)
     )
-    return [
+    flights = [
         {
             "id": r[0],
             "first_pushed_at": r[1],
             "last_pushed_at": r[2],
             "frames": r[3] or 0,
             "sightings": r[4] or 0,
+            "failed": [],
         }
         for r in rows
     ]
+    by_id = {f["id"]: f for f in flights}
+    # Frames the flow could not use, with its reason: the drone team's answer to "what went wrong".
+    failed = session.execute(
+        select(ProcessedFrame.flight_id, ProcessedFrame.frame_path, ProcessedFrame.error)
+        .where(ProcessedFrame.status == "failed", ProcessedFrame.flight_id.in_(list(by_id)))
+        .order_by(ProcessedFrame.flight_id, ProcessedFrame.frame_path)
+    )
+    for flight_id, frame_path, error in failed:
+        by_id[flight_id]["failed"].append({"path": frame_path, "error": error or ""})
+    return flights
 
 
 def map_features(session: Session, datum: str) -> dict[str, Any]:

@@ -60,22 +60,6 @@ def frame_record(meta: ImageMeta) -> dict[str, Any]:
     except PipelineError as err:
         record["error"] = str(err)
     return record
-    if True:
-        corners = geo.ground_polygon(
-            view, (0, 0, view.intrinsics.width_px, view.intrinsics.height_px), per_side=1
-        )
-        centre = geo.pixel_to_ground(view, view.intrinsics.width_px / 2, view.intrinsics.height_px / 2)
-        record.update(
-            focal_px=view.intrinsics.focal_px,
-            intrinsics_source=view.intrinsics.source,
-            centre_gsd_m=centre_gsd_m(view),
-            footprint=[[lat, lon] for lat, lon in corners],
-            footprint_area_m2=geo.polygon_area_m2(geo.frame_footprint(view)),
-            centre_lat=centre.lat,
-            centre_lon=centre.lon,
-            notes=list(view.notes),
-        )
-    return record
 
 
 def centre_gsd_m(view: CameraView) -> float:

@@ -104,6 +104,20 @@ def ground_to_pixel_homography(intr: Intrinsics, pose: Pose) -> np.ndarray:
     return h
 
 
+def local_gsd_m(intr: Intrinsics, pose: Pose, xy_px: np.ndarray) -> np.ndarray:
+    """Ground sample distance at each of (N, 2) pixels: the square root of the ground area one pixel covers
+    (metres), so it is the nadir GSD straight down and grows towards an oblique frame's far rows; inf where a
+    pixel looks at or above the horizon. Training and detection both rescale frames by this definition."""
+    xy = np.asarray(xy_px, dtype=float).reshape(-1, 2)
+    half_steps = np.array([[-0.5, 0.0], [0.5, 0.0], [0.0, -0.5], [0.0, 0.5]])
+    pts = (xy[:, None, :] + half_steps[None, :, :]).reshape(-1, 2)
+    en = ground_offsets(intr, pose, pts).reshape(-1, 4, 2)
+    dx, dy = en[:, 1] - en[:, 0], en[:, 3] - en[:, 2]
+    area = np.abs(dx[:, 0] * dy[:, 1] - dx[:, 1] * dy[:, 0])
+    out: np.ndarray = np.where(np.isfinite(area), np.sqrt(area), np.inf)
+    return out
+
+
 def nadir_gsd_m(sensor_width_mm: float, height_m: float, focal_mm: float, image_width_px: int) -> float:
     """Ground sample distance straight below a nadir camera, metres per pixel."""
     return sensor_width_mm * height_m / (focal_mm * image_width_px)

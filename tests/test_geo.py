@@ -158,6 +158,22 @@ def test_geodesic_metre_sizes_match_the_wgs84_ellipsoid():
     assert lat == pytest.approx(1.0, abs=1e-6)
 
 
+def test_local_gsd_is_the_nadir_gsd_below_and_grows_with_distance():
+    intr = _intr()
+    nadir = geo.local_gsd_m(intr, Pose(*DONGGUAN, 100.0, 0.0, -90.0), np.array([[2000.0, 1500.0]]))[0]
+    assert nadir == pytest.approx(100.0 / 2800, rel=1e-9)
+    # At -45 the centre ray is r = sqrt(2) x 100 m long and meets the ground at 45 degrees: one pixel covers
+    # r / f across and (r / f) / sin(45) along the view, so the GSD (sqrt of the area) is r / f * 2 ** 0.25.
+    oblique = geo.local_gsd_m(intr, Pose(*DONGGUAN, 100.0, 0.0, -45.0), np.array([[2000.0, 1500.0]]))[0]
+    r = 100.0 * math.sqrt(2)
+    assert oblique == pytest.approx(r / 2800 * math.sqrt(math.sqrt(2)), rel=1e-6)
+    rows = geo.local_gsd_m(
+        intr, Pose(*DONGGUAN, 100.0, 0.0, -45.0), np.array([[2000.0, 2900.0], [2000.0, 100.0]])
+    )
+    assert rows[0] < oblique < rows[1]
+    assert math.isinf(geo.local_gsd_m(intr, Pose(*DONGGUAN, 100.0, 0.0, -10.0), np.array([[2000.0, 0.5]]))[0])
+
+
 def test_nadir_footprint_area_is_width_times_height_at_the_gsd():
     view = _view(height=120.0)
     gsd = 120.0 / 2800

@@ -11,8 +11,8 @@ Rows are not searched at all where the ground is farther than `max_ground_distan
 the camera, at or above the horizon, or coarser than `max_gsd_ratio` x G (objects there are a few pixels
 across: a detector cannot tell a garbage pile from a shadow, and the evidence would be useless to a person).
 
-GSD is the square root of the ground area one pixel covers, the definition the training side uses
-(pipeline.train.tiles.local_gsd_m); at nadir it is the plain nadir GSD.
+GSD is the square root of the ground area one pixel covers (`geo.local_gsd_m`, which the training side
+uses too); at nadir it is the plain nadir GSD.
 
 A frame without a usable pose is searched at one fallback scale: with intrinsics, the scale of a nadir
 camera at `fallback_height_m`; without, its native pixels. The plan says so in its notes.
@@ -75,17 +75,8 @@ class ScalePlan:
 
 
 def local_gsd_m(view: CameraView, xy_px: np.ndarray) -> np.ndarray:
-    """GSD (metres per pixel, sqrt of one pixel's ground area) at each of (N, 2) pixels; inf where a pixel
-    looks at or above the horizon."""
-    xy = np.asarray(xy_px, dtype=float).reshape(-1, 2)
-    offsets = np.array([[-0.5, 0.0], [0.5, 0.0], [0.0, -0.5], [0.0, 0.5]])
-    pts = (xy[:, None, :] + offsets[None, :, :]).reshape(-1, 2)
-    en = geo.ground_offsets(view.intrinsics, view.pose, pts).reshape(-1, 4, 2)
-    dx = en[:, 1] - en[:, 0]
-    dy = en[:, 3] - en[:, 2]
-    area = np.abs(dx[:, 0] * dy[:, 1] - dx[:, 1] * dy[:, 0])
-    out: np.ndarray = np.where(np.isfinite(area), np.sqrt(area), np.inf)
-    return out
+    """`geo.local_gsd_m` for a view: the definition training rescaled its tiles by."""
+    return geo.local_gsd_m(view.intrinsics, view.pose, xy_px)
 
 
 def _row_profile(view: CameraView, width: int, height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -13,7 +13,6 @@ along-look resolutions), which is the plain nadir GSD for a nadir camera.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,14 +54,8 @@ class Tile:
 
 
 def local_gsd_m(intr: Intrinsics, pose: Pose, x_px: float, y_px: float) -> float:
-    """Ground metres per pixel at (x, y): sqrt of the ground area of one pixel; inf above the horizon."""
-    pts = np.array([[x_px - 0.5, y_px], [x_px + 0.5, y_px], [x_px, y_px - 0.5], [x_px, y_px + 0.5]])
-    en = geo.ground_offsets(intr, pose, pts)
-    if not np.isfinite(en).all():
-        return math.inf
-    dx, dy = en[1] - en[0], en[3] - en[2]
-    area = abs(float(dx[0] * dy[1] - dx[1] * dy[0]))
-    return math.sqrt(area)
+    """`geo.local_gsd_m` at one pixel: the definition detection rescales frames by too."""
+    return float(geo.local_gsd_m(intr, pose, np.array([[x_px, y_px]]))[0])
 
 
 def rescale_factor(centre_gsd_m: float, target_gsd_m: float) -> float:

@@ -105,15 +105,5 @@ def test_without_a_pose_the_frame_is_searched_at_a_stated_fallback_scale(intrins
     assert "no GPS position" in plan.notes[0] and words in plan.notes[0] and "fallback scale" in plan.notes[0]
 
 
-@pytest.mark.parametrize(
-    ("pitch_deg", "x", "y"), [(-90.0, 2000, 1500), (-45.0, 300, 2900), (-35.0, 3500, 800)]
-)
-def test_gsd_is_the_training_sides_definition(pitch_deg: float, x: float, y: float):
-    tiles = pytest.importorskip("pipeline.train.tiles")
-    v = view(90.0, pitch_deg)
-    ours = float(local_gsd_m(v, np.array([[x, y]]))[0])
-    assert ours == pytest.approx(tiles.local_gsd_m(v.intrinsics, v.pose, x, y), rel=1e-9)
-
-
 def test_gsd_above_the_horizon_is_infinite():
     assert math.isinf(float(local_gsd_m(view(100.0, -10.0), np.array([[2000.0, 0.5]]))[0]))

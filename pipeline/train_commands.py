@@ -27,6 +27,14 @@ def register(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=0, help="training seed (weights init, augmentation order)")
     p.add_argument("--batch", type=int, default=16, help="tiles per optimizer step")
     p.add_argument("--workers", type=int, default=2, help="processes for simulation and data loading")
+    p.add_argument(
+        "--hard-negatives",
+        type=float,
+        default=0.5,
+        metavar="F",
+        help="tiles without a target that show a rare look-alike (court, canopy, tarp), per tile with one",
+    )
+    p.add_argument("--init", default=None, metavar="PT", help="start from these weights instead of scratch")
     p.add_argument("--ship", default=None, metavar="MODELS_DIR", help="write patrol-det.* into this folder")
     p.add_argument("--json", action="store_true", help="print the run summary as one JSON object")
     p.add_argument("--db", default=None, help=argparse.SUPPRESS)
@@ -42,8 +50,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         or args.frames < 1
         or args.val_flights < 1
         or args.test_flights < 1
+        or args.hard_negatives < 0
     ):
-        raise ModelError("epochs and flight/frame counts must be at least 1")
+        raise ModelError("epochs and flight/frame counts must be at least 1, hard negatives not below 0")
     plan = TrainPlan(
         out_dir=args.out,
         epochs=args.epochs,
@@ -57,6 +66,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         seed=args.seed,
         batch=args.batch,
         workers=args.workers,
+        hard_negatives=args.hard_negatives,
+        init=args.init,
         ship_to=args.ship,
     )
     plan.recipe("train").check()
@@ -84,7 +95,10 @@ def plan_command(plan: Any) -> str:
         f"--flights {plan.flights} --frames {plan.frames_per_flight}",
         f"--val-flights {plan.val_flights} --test-flights {plan.test_flights}",
         f"--data-seed {plan.data_seed} --seed {plan.seed} --batch {plan.batch} --workers {plan.workers}",
+        f"--hard-negatives {plan.hard_negatives:g}",
     ]
+    if plan.init is not None:
+        parts.append(f"--init {shlex.quote(plan.init)}")
     if plan.ship_to is not None:
         parts.append(f"--ship {shlex.quote(plan.ship_to)}")
     return " ".join(parts)

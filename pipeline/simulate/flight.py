@@ -21,7 +21,7 @@ from pipeline import geo
 from pipeline.errors import SimulationError
 from pipeline.metadata.cameras import Camera, camera_for, intrinsics_for
 from pipeline.simulate.exifwrite import PhotoMeta, with_metadata
-from pipeline.simulate.labels import Box, frame_boxes, truth_feature
+from pipeline.simulate.labels import Box, SceneryBox, distractor_boxes, frame_boxes, truth_feature
 from pipeline.simulate.plans import Shot, corridor_plan, mapping_plan
 from pipeline.simulate.render import ground_bbox, local_frame, render_frame, world_homography
 from pipeline.simulate.texture import TextureSource, make_lighting
@@ -161,6 +161,7 @@ class _Frame:
     image: np.ndarray
     boxes: list[Box]
     seen: list[str]
+    distractors: list[SceneryBox]
 
 
 class _Flight:
@@ -192,12 +193,14 @@ class _Flight:
         image = render_frame(self.src, self.intr, pose, w2l)
         h = world_homography(self.intr, pose, w2l)
         bbox, _ = ground_bbox(h, self.intr, pose, w2l, (0, self.intr.height_px), 1.0)
-        targets = [o for o in self.src.objects(bbox) if o.cls is not None]
+        objects = self.src.objects(bbox)
+        targets = [o for o in objects if o.cls is not None]
         boxes, seen = frame_boxes(h, self.intr.width_px, self.intr.height_px, targets)
         for obj in targets:
             if obj.id in seen:
                 self.targets[obj.id] = obj
-        return _Frame(shot, pose, h, image, boxes, seen)
+        distractors = distractor_boxes(h, self.intr.width_px, self.intr.height_px, objects)
+        return _Frame(shot, pose, h, image, boxes, seen, distractors)
 
     def written_position(self, k: int, pose: Pose) -> tuple[float, float]:
         if self.s.gps_noise_m <= 0:
@@ -260,6 +263,11 @@ def _frame_record(
         "written_position": {"lat": round(written[0], 10), "lon": round(written[1], 10)},
         "boxes": [
             {"id": b.object_id, "class": b.cls, "xyxy_px": [round(v, 2) for v in b.xyxy_px]} for b in f.boxes
+        ],
+        # Not targets: look-alikes (pipeline.simulate.labels.DISTRACTOR_KINDS) for hard-negative training.
+        "distractors": [
+            {"id": d.object_id, "kind": d.kind, "xyxy_px": [round(v, 2) for v in d.xyxy_px]}
+            for d in f.distractors
         ],
     }
 

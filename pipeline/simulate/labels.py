@@ -16,6 +16,21 @@ from pipeline.simulate.world import CLASSES, WorldObject, polygon_area, polygon_
 MIN_VISIBLE_SHARE = 0.25
 MIN_BOX_PX = 4.0
 _EPS_W = 1e-6
+# Scenery a detector most easily mistakes for a target: listed per frame (never labelled) so that training
+# can show the model these as hard negatives. Chosen from where the first model's false detections fell.
+DISTRACTOR_KINDS = frozenset(
+    {
+        "building",
+        "factory",
+        "wall",
+        "car",
+        "tarp_truck",
+        "sports_court",
+        "pool",
+        "market_stalls",
+        "stacked_materials",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -112,6 +127,31 @@ def frame_boxes(
             continue
         boxes.append(Box(obj.id, obj.cls, (float(x0), float(y0), float(x1), float(y1)), round(share, 4)))
     return boxes, seen_ids
+
+
+@dataclass(frozen=True)
+class SceneryBox:
+    object_id: str
+    kind: str
+    xyxy_px: tuple[float, float, float, float]
+
+
+def distractor_boxes(
+    h: np.ndarray, width: int, height: int, objects: Sequence[WorldObject]
+) -> list[SceneryBox]:
+    """Pixel boxes of the distractors (DISTRACTOR_KINDS) a frame shows, clipped to the frame."""
+    out = []
+    for obj in objects:
+        if obj.cls is not None or obj.kind not in DISTRACTOR_KINDS:
+            continue
+        seen = clip_to_image(project_polygon(h, obj.footprint), width, height)
+        if len(seen) < 3 or polygon_area(seen) <= 0.0:
+            continue
+        x0, y0 = seen.min(axis=0)
+        x1, y1 = seen.max(axis=0)
+        if x1 - x0 >= MIN_BOX_PX and y1 - y0 >= MIN_BOX_PX:
+            out.append(SceneryBox(obj.id, obj.kind, (float(x0), float(y0), float(x1), float(y1))))
+    return out
 
 
 def truth_feature(

@@ -24,6 +24,7 @@ from pipeline.simulate.flight import simulate_flight
 from pipeline.train.recipe import CLASSES, DatasetRecipe, flight_settings
 from pipeline.train.tiles import (
     PixelBox,
+    SceneryBox,
     Tile,
     cut_tiles,
     local_gsd_m,
@@ -34,6 +35,10 @@ from pipeline.train.tiles import (
 from pipeline.types import Intrinsics, Pose
 
 RARE_CLASS = CLASSES.index("garbage_pile")
+# Look-alikes that only some blocks have (buildings and walls are in nearly every tile already).
+HARD_KINDS = frozenset(
+    {"factory", "car", "tarp_truck", "sports_court", "pool", "market_stalls", "stacked_materials"}
+)
 
 
 @dataclass(frozen=True)
@@ -73,22 +78,34 @@ def frame_tiles(
     factor = rescale_factor(local_gsd_m(intr, pose, intr.cx_px, intr.cy_px), recipe.gsd_m)
     size = (max(1, round(intr.width_px * factor)), max(1, round(intr.height_px * factor)))
     boxes = [PixelBox(CLASSES.index(b["class"]), tuple(b["xyxy_px"])) for b in record["boxes"]]
+    distractors = [
+        SceneryBox(d["kind"], tuple(v * factor for v in d["xyxy_px"])) for d in record.get("distractors", ())
+    ]
     ratios = tile_gsd_ratios(intr, pose, size, factor, recipe.imgsz, recipe.overlap)
-    tiles = cut_tiles(size, scale_boxes(boxes, factor), recipe.imgsz, recipe.overlap, ratios)
+    tiles = cut_tiles(size, scale_boxes(boxes, factor), recipe.imgsz, recipe.overlap, ratios, distractors)
     lo, hi = recipe.gsd_ratio
     return factor, size, [t for t in tiles if lo <= t.gsd_ratio <= hi]
 
 
 def choose_tiles(tiles: list[Tile], recipe: DatasetRecipe, rng: np.random.Generator) -> list[Tile]:
-    """Every tile with a target, and a random draw of those without, `negatives_per_positive` as many.
+    """Every tile with a target; a random draw of those without, `negatives_per_positive` as many; and
+    `hard_negatives_per_positive` as many again among those without that show a HARD_KINDS look-alike.
 
-    A frame with no target at all still gives one negative tile (so scenes without targets are seen).
+    A frame with no target at all still gives one negative tile of each draw (so such scenes are seen).
     """
     pos = [t for t in tiles if t.boxes]
     neg = [t for t in tiles if not t.boxes]
+    hard: list[Tile] = []
+    if recipe.hard_negatives_per_positive > 0:
+        pool = [t for t in neg if t.distractors & HARD_KINDS]
+        want_hard = min(len(pool), max(1, round(len(pos) * recipe.hard_negatives_per_positive)))
+        if want_hard:
+            hard = [pool[i] for i in sorted(rng.choice(len(pool), size=want_hard, replace=False).tolist())]
+        chosen = {id(t) for t in hard}
+        neg = [t for t in neg if id(t) not in chosen]
     want = min(len(neg), max(1, round(len(pos) * recipe.negatives_per_positive)))
     picked = sorted(rng.choice(len(neg), size=want, replace=False).tolist()) if want else []
-    return pos + [neg[i] for i in picked]
+    return pos + hard + [neg[i] for i in picked]
 
 
 def _window(image: np.ndarray, t: Tile) -> np.ndarray:

@@ -1,8 +1,9 @@
 """The ultralytics training wrapper: a YOLO dataset in, weights out, reproducibly and without the network.
 
-From scratch (`yolov8n.yaml`): no pretrained checkpoint can be downloaded here, and the synthetic scenes are
-far from COCO anyway. Seeds are fixed and `deterministic=True`, so the same dataset and settings give the
-same weights on the same machine and library versions.
+From scratch (`yolov8n.yaml`) by default: no pretrained checkpoint can be downloaded here, and the synthetic
+scenes are far from COCO anyway. `init` starts from weights of our own instead (a shipped patrol-det.pt),
+which is how a CPU-bound run continues an earlier one. Seeds are fixed and `deterministic=True`, so the same
+dataset, settings and initial weights give the same weights on the same machine and library versions.
 """
 
 from __future__ import annotations
@@ -39,6 +40,16 @@ class FitSettings:
     scale: float = 0.25
     degrees: float = 0.0
     mosaic: float = 1.0
+    init: str | None = None  # weights to start from (a .pt file); None trains from MODEL_CFG
+
+
+def model_source(s: FitSettings) -> str:
+    """What ultralytics builds the model from: our own weights file, or the architecture from scratch."""
+    if s.init is None:
+        return MODEL_CFG
+    if not Path(s.init).is_file():
+        raise ModelError("initial weights not found", s.init)
+    return str(Path(s.init).resolve())
 
 
 @dataclass(frozen=True)
@@ -51,7 +62,8 @@ class FitResult:
 
 
 def fit(data_yaml: Path, run_dir: Path, s: FitSettings) -> FitResult:
-    """Train yolov8n from scratch on `data_yaml`; the run's files (weights/, results.csv) go to `run_dir`."""
+    """Train yolov8n (from scratch, or from `s.init`) on `data_yaml`; the run's files (weights/, results.csv)
+    go to `run_dir`."""
     from pipeline.detect.offline import quiet_ultralytics
 
     quiet_ultralytics()
@@ -61,10 +73,11 @@ def fit(data_yaml: Path, run_dir: Path, s: FitSettings) -> FitResult:
     torch.set_num_threads(s.threads)
     if not data_yaml.is_file():
         raise ModelError("dataset description not found", str(data_yaml))
+    source = model_source(s)
     started = time.perf_counter()
-    model = YOLO(MODEL_CFG)
+    model = YOLO(source)
     args: dict[str, Any] = asdict(s)
-    del args["threads"]  # ours, not an ultralytics argument (set above)
+    del args["threads"], args["init"]  # ours, not ultralytics arguments (used above)
     model.train(
         data=str(data_yaml),
         project=str(run_dir.parent.resolve()),

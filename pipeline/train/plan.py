@@ -29,6 +29,8 @@ class TrainPlan:
     seed: int = 0
     batch: int = 16
     workers: int = 2
+    hard_negatives: float = 0.5  # tiles showing a rare look-alike, per tile with a target
+    init: str | None = None  # start from these weights (a .pt) instead of from scratch
     ship_to: str | None = None  # a models/ folder to write patrol-det.{pt,json,onnx} into
 
     @property
@@ -46,6 +48,7 @@ class TrainPlan:
             frames_per_flight=self.frames_per_flight,
             gsd_m=self.gsd_m,
             imgsz=self.imgsz,
+            hard_negatives_per_positive=self.hard_negatives,
         )
         if split == "val":
             return replace(base, seed=VAL_SEED, flights=self.val_flights)
@@ -62,6 +65,7 @@ class TrainPlan:
             nbs=self.batch,
             seed=self.seed,
             workers=self.workers,
+            init=self.init,
         )
 
     def as_dict(self) -> dict[str, Any]:

@@ -36,9 +36,10 @@ class DatasetRecipe:
     gsd_m: float = 0.08
     imgsz: int = 320
     overlap: float = 0.2  # between neighbouring tiles, so a target cut by one border is whole in the next
-    negatives_per_positive: float = (
-        0.5  # tiles without a target (roads, roofs, distractors) per tile with one
-    )
+    negatives_per_positive: float = 0.5  # tiles without a target, drawn at random, per tile with one
+    # And, on top, tiles without a target showing a rare look-alike (HARD_KINDS: courts, canopies, tarps...):
+    # the first model's false detections were mostly these, which a random draw shows it too seldom.
+    hard_negatives_per_positive: float = 0.0
     altitude_m: tuple[float, float] = (40.0, 150.0)
     oblique_pitch_deg: tuple[float, float] = (-80.0, -35.0)
     nadir_share: float = 0.4  # flights straight down (mapping plan); the rest oblique (corridor plan)

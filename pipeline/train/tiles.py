@@ -13,6 +13,7 @@ along-look resolutions), which is the plain nadir GSD for a nadir camera.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,6 +43,7 @@ class Tile:
     size_px: int
     boxes: tuple[PixelBox, ...]
     gsd_ratio: float  # this tile's GSD / the target GSD (1 for nadir frames)
+    distractors: frozenset[str] = frozenset()  # kinds of look-alike scenery the tile shows (not labels)
 
     def yolo_lines(self) -> list[str]:
         s = float(self.size_px)
@@ -100,16 +102,37 @@ def scale_boxes(boxes: list[PixelBox], factor: float) -> list[PixelBox]:
     return out
 
 
+@dataclass(frozen=True)
+class SceneryBox:
+    """A distractor's box in rescaled-frame pixels (pipeline.simulate.labels.DISTRACTOR_KINDS)."""
+
+    kind: str
+    xyxy_px: tuple[float, float, float, float]
+
+
+def shows(xyxy: tuple[float, float, float, float], x0: float, y0: float, size: float) -> bool:
+    """Whether a tile shows enough of a box to count: 40 % of it, or a tenth of the tile for a big one."""
+    bx0, by0, bx1, by1 = xyxy
+    w = min(bx1, x0 + size) - max(bx0, x0)
+    h = min(by1, y0 + size) - max(by0, y0)
+    if w <= 0 or h <= 0:
+        return False
+    area = max(bx1 - bx0, 0.0) * max(by1 - by0, 0.0)
+    return w * h >= min(MIN_VISIBLE_SHARE * area, 0.1 * size * size)
+
+
 def cut_tiles(
     scaled_size: tuple[int, int],
     boxes: list[PixelBox],
     tile_px: int,
     overlap: float,
     gsd_ratio_at: dict[tuple[int, int], float] | None = None,
+    distractors: Sequence[SceneryBox] = (),
 ) -> list[Tile]:
     """Every tile of a rescaled frame of `scaled_size` (w, h) with the boxes it holds.
 
-    `gsd_ratio_at` maps a tile origin to its GSD ratio (default 1: a nadir frame).
+    `gsd_ratio_at` maps a tile origin to its GSD ratio (default 1: a nadir frame); `distractors` (boxes in
+    the same pixels) say which look-alikes each tile shows.
     """
     w, h = scaled_size
     tiles = []
@@ -121,7 +144,8 @@ def cut_tiles(
                 if clipped is not None:
                     inside.append(PixelBox(b.cls, clipped))
             ratio = 1.0 if gsd_ratio_at is None else gsd_ratio_at[(x0, y0)]
-            tiles.append(Tile(x0, y0, tile_px, tuple(inside), ratio))
+            kinds = frozenset(d.kind for d in distractors if shows(d.xyxy_px, x0, y0, tile_px))
+            tiles.append(Tile(x0, y0, tile_px, tuple(inside), ratio, kinds))
     return tiles
 
 

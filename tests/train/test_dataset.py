@@ -11,9 +11,17 @@ import numpy as np
 import pytest
 
 from pipeline.simulate import simulate_flight
-from pipeline.train.dataset import build_split, frame_tiles, resize_frame, write_data_yaml
+from pipeline.simulate.labels import DISTRACTOR_KINDS
+from pipeline.train.dataset import (
+    HARD_KINDS,
+    build_split,
+    choose_tiles,
+    frame_tiles,
+    resize_frame,
+    write_data_yaml,
+)
 from pipeline.train.recipe import CLASSES, DatasetRecipe, flight_settings
-from pipeline.train.tiles import MIN_VISIBLE_SHARE
+from pipeline.train.tiles import MIN_VISIBLE_SHARE, PixelBox, Tile
 
 # Seeds below 100 belong to the tests (pipeline/train/recipe.py lists the ranges in use).
 RECIPE = DatasetRecipe(
@@ -125,3 +133,43 @@ def test_bad_recipe_is_a_model_error(tmp_path: Path) -> None:
 
     with pytest.raises(ModelError, match="imgsz"):
         build_split(tmp_path, "train", replace(RECIPE, imgsz=100))
+
+
+def _tile(x0: int, target: bool = False, kinds: tuple[str, ...] = ()) -> Tile:
+    boxes = (PixelBox(0, (1.0, 1.0, 20.0, 20.0)),) if target else ()
+    return Tile(x0, 0, 128, boxes, 1.0, frozenset(kinds))
+
+
+def test_hard_negatives_come_from_tiles_showing_a_rare_look_alike() -> None:
+    pos = [_tile(k, target=True) for k in range(4)]
+    hard = [_tile(100 + k, kinds=("sports_court",)) for k in range(10)]
+    plain = [_tile(200 + k, kinds=("building", "wall")) for k in range(30)]
+    tiles = pos + hard + plain
+    recipe = replace(RECIPE, negatives_per_positive=0.5, hard_negatives_per_positive=1.0)
+    chosen = choose_tiles(tiles, recipe, np.random.default_rng(0))
+    assert chosen[:4] == pos
+    assert all(t in hard for t in chosen[4:8]) and len(set(map(id, chosen))) == len(chosen) == 10
+    assert {"sports_court"} <= HARD_KINDS and not {"building", "wall"} & HARD_KINDS
+    # Without the hard draw the choice is what it always was (old recipes rebuild the same tiles).
+    plain_recipe = replace(RECIPE, negatives_per_positive=0.5)
+    a = choose_tiles(tiles, plain_recipe, np.random.default_rng(0))
+    neg = [t for t in tiles if not t.boxes]
+    picked = sorted(np.random.default_rng(0).choice(len(neg), size=2, replace=False).tolist())
+    assert a == pos + [neg[i] for i in picked]
+    # Fewer look-alikes than asked for: all of them, no repeats.
+    few = choose_tiles(pos + hard[:2] + plain, recipe, np.random.default_rng(1))
+    assert sum(t in hard for t in few) == 2 and len(few) == 4 + 2 + 2
+
+
+def test_frames_list_the_look_alikes_they_show(built: tuple[Path, dict[str, object]]) -> None:
+    _, info = built
+    manifest = info["manifest"]
+    assert isinstance(manifest, dict)
+    record = manifest["frames"][0]
+    width, height = manifest["resolved"]["width_px"], manifest["resolved"]["height_px"]
+    assert record["distractors"], "a town block always has buildings or walls"
+    targets = {b["id"] for b in record["boxes"]}
+    for d in record["distractors"]:
+        assert d["kind"] in DISTRACTOR_KINDS and d["id"] not in targets
+        x0, y0, x1, y1 = d["xyxy_px"]
+        assert 0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height

@@ -90,3 +90,21 @@ def test_local_gsd_grows_towards_the_top_of_an_oblique_frame() -> None:
 def test_local_gsd_above_the_horizon_is_infinite() -> None:
     pose = Pose(22.98, 113.74, 100.0, 0.0, -10.0)
     assert local_gsd_m(INTR, pose, 2000.0, 0.0) == math.inf
+
+
+def test_tiles_name_the_look_alikes_they_show() -> None:
+    from pipeline.train.tiles import SceneryBox, shows
+
+    assert shows((10, 10, 50, 50), 0, 0, 320)
+    assert not shows((300, 300, 400, 400), 0, 0, 320)  # 4 % of it inside: a sliver
+    assert shows((0, 0, 1000, 1000), 0, 0, 320)  # a big roof filling the tile
+    assert not shows((400, 0, 500, 100), 0, 0, 320)
+    court = SceneryBox("sports_court", (300.0, 10.0, 500.0, 100.0))
+    roof = SceneryBox("building", (0.0, 0.0, 200.0, 200.0))
+    tiles = cut_tiles((600, 300), [], 320, 0.2, None, [court, roof])
+    kinds = {t.x0_px: t.distractors for t in tiles}
+    assert kinds == {
+        0: frozenset({"building"}),
+        256: frozenset({"sports_court"}),
+        280: frozenset({"sports_court"}),
+    }

@@ -28,8 +28,24 @@ def test_plan_command_spells_out_every_setting() -> None:
     plan = TrainPlan(out_dir="var/train/run", epochs=3, ship_to="models")
     assert plan_command(plan) == (
         "patrol train --out var/train/run --epochs 3 --imgsz 320 --gsd 0.08 --flights 70 --frames 2 "
-        "--val-flights 8 --test-flights 12 --data-seed 1000 --seed 0 --batch 16 --workers 2 --ship models"
+        "--val-flights 8 --test-flights 12 --data-seed 1000 --seed 0 --batch 16 --workers 2 "
+        "--hard-negatives 0.5 --ship models"
     )
+    tuned = TrainPlan(out_dir="var/train/v2", epochs=2, hard_negatives=0.0, init="var/init/old model.pt")
+    assert plan_command(tuned).endswith("--hard-negatives 0 --init 'var/init/old model.pt'")
+
+
+def test_missing_initial_weights_are_a_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pipeline.errors import ModelError
+    from pipeline.train.fit import FitSettings, model_source
+
+    assert model_source(FitSettings()) == "yolov8n.yaml"
+    with pytest.raises(ModelError, match="initial weights not found"):
+        model_source(FitSettings(init=str(tmp_path / "nope.pt")))
+    assert main(["train", "--hard-negatives", "-1"]) == 2
+    assert "hard negatives" in capsys.readouterr().err
 
 
 @pytest.mark.slow
@@ -68,3 +84,24 @@ def test_train_flow_builds_trains_evaluates_and_ships(
     if card["onnx"] is not None:
         assert (tmp_path / "models" / card["onnx"]).is_file()
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["plan"]["epochs"] == 1
+
+    # Continuing from those weights (--init): one more epoch moves them a little, not back to random.
+    from dataclasses import replace
+
+    import torch
+
+    tuned = replace(plan, out_dir=str(tmp_path / "tuned"), init=str(weights), ship_to=None)
+    with prefect_test_harness():
+        again = train_flow(tuned, command="patrol train (test, tuned)")
+    assert again["fit"]["epochs_done"] == 1
+
+    def first_conv(path: str | Path) -> torch.Tensor:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+        model = ckpt["ema"] or ckpt["model"]
+        return next(p for p in model.parameters() if p.ndim == 4).detach().float()
+
+    from ultralytics.nn.tasks import DetectionModel
+
+    start, after = first_conv(weights), first_conv(again["fit"]["last"])
+    fresh = next(p for p in DetectionModel("yolov8n.yaml", nc=2, verbose=False).parameters() if p.ndim == 4)
+    assert (after - start).abs().mean() < 0.2 * (fresh.detach() - start).abs().mean()

@@ -35,10 +35,6 @@ from pipeline.train.tiles import (
 from pipeline.types import Intrinsics, Pose
 
 RARE_CLASS = CLASSES.index("garbage_pile")
-# Look-alikes that only some blocks have (buildings and walls are in nearly every tile already).
-HARD_KINDS = frozenset(
-    {"factory", "car", "tarp_truck", "sports_court", "pool", "market_stalls", "stacked_materials"}
-)
 
 
 @dataclass(frozen=True)
@@ -89,7 +85,8 @@ def frame_tiles(
 
 def choose_tiles(tiles: list[Tile], recipe: DatasetRecipe, rng: np.random.Generator) -> list[Tile]:
     """Every tile with a target; a random draw of those without, `negatives_per_positive` as many; and
-    `hard_negatives_per_positive` as many again among those without that show a HARD_KINDS look-alike.
+    `hard_negatives_per_positive` as many again among those without that show a look-alike (`distractors`
+    in the manifest: pipeline.simulate.labels.DISTRACTOR_KINDS).
 
     A frame with no target at all still gives one negative tile of each draw (so such scenes are seen).
     """
@@ -97,7 +94,7 @@ def choose_tiles(tiles: list[Tile], recipe: DatasetRecipe, rng: np.random.Genera
     neg = [t for t in tiles if not t.boxes]
     hard: list[Tile] = []
     if recipe.hard_negatives_per_positive > 0:
-        pool = [t for t in neg if t.distractors & HARD_KINDS]
+        pool = [t for t in neg if t.distractors]
         want_hard = min(len(pool), max(1, round(len(pos) * recipe.hard_negatives_per_positive)))
         if want_hard:
             hard = [pool[i] for i in sorted(rng.choice(len(pool), size=want_hard, replace=False).tolist())]

@@ -37,8 +37,9 @@ class DatasetRecipe:
     imgsz: int = 320
     overlap: float = 0.2  # between neighbouring tiles, so a target cut by one border is whole in the next
     negatives_per_positive: float = 0.5  # tiles without a target, drawn at random, per tile with one
-    # And, on top, tiles without a target showing a rare look-alike (HARD_KINDS: courts, canopies, tarps...):
-    # the first model's false detections were mostly these, which a random draw shows it too seldom.
+    # And, on top, tiles without a target showing a rare look-alike (courts, canopies, tarps: the manifest's
+    # `distractors`): many of the first model's false detections fell on these, which a random draw shows
+    # it too seldom.
     hard_negatives_per_positive: float = 0.0
     altitude_m: tuple[float, float] = (40.0, 150.0)
     oblique_pitch_deg: tuple[float, float] = (-80.0, -35.0)

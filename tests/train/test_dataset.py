@@ -13,7 +13,6 @@ import pytest
 from pipeline.simulate import simulate_flight
 from pipeline.simulate.labels import DISTRACTOR_KINDS
 from pipeline.train.dataset import (
-    HARD_KINDS,
     build_split,
     choose_tiles,
     frame_tiles,
@@ -143,13 +142,12 @@ def _tile(x0: int, target: bool = False, kinds: tuple[str, ...] = ()) -> Tile:
 def test_hard_negatives_come_from_tiles_showing_a_rare_look_alike() -> None:
     pos = [_tile(k, target=True) for k in range(4)]
     hard = [_tile(100 + k, kinds=("sports_court",)) for k in range(10)]
-    plain = [_tile(200 + k, kinds=("building", "wall")) for k in range(30)]
+    plain = [_tile(200 + k) for k in range(30)]
     tiles = pos + hard + plain
     recipe = replace(RECIPE, negatives_per_positive=0.5, hard_negatives_per_positive=1.0)
     chosen = choose_tiles(tiles, recipe, np.random.default_rng(0))
     assert chosen[:4] == pos
     assert all(t in hard for t in chosen[4:8]) and len(set(map(id, chosen))) == len(chosen) == 10
-    assert {"sports_court"} <= HARD_KINDS and not {"building", "wall"} & HARD_KINDS
     # Without the hard draw the choice is what it always was (old recipes rebuild the same tiles).
     plain_recipe = replace(RECIPE, negatives_per_positive=0.5)
     a = choose_tiles(tiles, plain_recipe, np.random.default_rng(0))
@@ -161,15 +159,16 @@ def test_hard_negatives_come_from_tiles_showing_a_rare_look_alike() -> None:
     assert sum(t in hard for t in few) == 2 and len(few) == 4 + 2 + 2
 
 
-def test_frames_list_the_look_alikes_they_show(built: tuple[Path, dict[str, object]]) -> None:
-    _, info = built
-    manifest = info["manifest"]
-    assert isinstance(manifest, dict)
-    record = manifest["frames"][0]
+def test_frames_list_the_look_alikes_they_show() -> None:
+    # The committed oblique sample flight sees a few hundred metres of town: cars and courts at least.
+    manifest = json.loads(Path("sample_flights/oblique_corridor/manifest.json").read_text())
     width, height = manifest["resolved"]["width_px"], manifest["resolved"]["height_px"]
-    assert record["distractors"], "a town block always has buildings or walls"
-    targets = {b["id"] for b in record["boxes"]}
-    for d in record["distractors"]:
-        assert d["kind"] in DISTRACTOR_KINDS and d["id"] not in targets
-        x0, y0, x1, y1 = d["xyxy_px"]
-        assert 0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height
+    kinds = set()
+    for record in manifest["frames"]:
+        targets = {b["id"] for b in record["boxes"]}
+        for d in record["distractors"]:
+            assert d["kind"] in DISTRACTOR_KINDS and d["id"].startswith("S-") and d["id"] not in targets
+            x0, y0, x1, y1 = d["xyxy_px"]
+            assert 0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height
+            kinds.add(d["kind"])
+    assert len(kinds) >= 2

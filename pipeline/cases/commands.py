@@ -104,23 +104,33 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_push(args: argparse.Namespace) -> int:
-    from pipeline.cases.outbox import push_outbox
+    from pipeline.cases.lifecycle import utcnow
+    from pipeline.cases.outbox import push_outbox, requeue_rejected
     from pipeline.errors import CaseError
 
     settings = _settings(args)
     endpoint = args.endpoint or settings.push_url
     if not endpoint:
         raise CaseError("no endpoint to push to: give --endpoint URL or set PATROL_PUSH_URL")
+    if args.retry_rejected:
+        with _sessions(settings).begin() as session:
+            requeued = requeue_rejected(session, utcnow())
+        if not args.json:
+            print(f"put {requeued} refused message(s) back in line")
     report = push_outbox(
         _sessions(settings), endpoint, token=settings.push_token, media_base_url=settings.media_base_url
     )
     if args.json:
         _emit(report.as_dict())
     else:
-        print(f"sent {report.sent}, failed {report.failed}, pending {report.pending}")
+        print(
+            f"sent {report.sent}, failed {report.failed}, refused {report.rejected}, pending {report.pending}"
+        )
         if report.last_error:
             print(f"last error: {report.last_error}")
-    return 1 if report.failed else 0
+        if report.rejected:
+            print("refused messages hold their case's later events: fix, then push --retry-rejected")
+    return 1 if report.failed or report.rejected else 0
 
 
 def cmd_claim(args: argparse.Namespace) -> int:
@@ -215,6 +225,9 @@ def register(subparsers: Any) -> None:
 
     p = sub.add_parser("push", help="send pending confirmed-case events to the city's endpoint (outbox)")
     p.add_argument("--endpoint", default=None, metavar="URL", help="default PATROL_PUSH_URL")
+    p.add_argument(
+        "--retry-rejected", action="store_true", help="first put messages the receiver refused back in line"
+    )
     _common(p)
     p.set_defaults(func=cmd_push)
 

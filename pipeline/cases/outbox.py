@@ -2,10 +2,12 @@
 
 A message is written in the same transaction as the case event it reports (`lifecycle.record_event`), so
 nothing is pushed that did not happen and nothing that happened is lost. `push_outbox` drains it: each
-message is POSTed with its `Idempotency-Key` header (one key per case event); 2xx marks it sent; anything else
-leaves it pending with exponential backoff. Messages of one case go out in order: a message waits while an
-earlier one of its case is pending. A receiver that honours the key sees each event once even when a reply
-is lost and the message is sent again.
+message is POSTed with its `Idempotency-Key` header (one key per case event); 2xx marks it sent; a reply that
+refuses the message itself (REFUSED: a bad payload, an unknown service code) marks it rejected, for a person
+to look at, and the run goes on with other cases; anything else (the endpoint down, auth refused, throttled)
+leaves it pending with exponential backoff and ends the run. Messages of one case go out in order: a message
+waits while an earlier one of its case is pending or rejected. A receiver that honours the key sees each
+event once even when a reply is lost and the message is sent again.
 """
 
 from __future__ import annotations
@@ -23,6 +25,10 @@ from pipeline.cases.lifecycle import utcnow
 from pipeline.cases.models import Case, OutboxMessage, QueueLock
 from pipeline.cases.payloads import media_url
 
+# Replies that refuse the message, not the sender: sending it again cannot help, and retrying it first would
+# hold back every case behind it. (401/403/404 and 5xx say the endpoint or our credentials are wrong.)
+REFUSED = frozenset({400, 413, 415, 422})
+
 
 @dataclass(frozen=True)
 class OutboxReport:
@@ -30,11 +36,13 @@ class OutboxReport:
     failed: int
     pending: int  # still waiting after this run (failed ones included)
     last_error: str | None = None
+    rejected: int = 0  # refused by the receiver in this run; held until `requeue_rejected`
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "sent": self.sent,
             "failed": self.failed,
+            "rejected": self.rejected,
             "pending": self.pending,
             "last_error": self.last_error,
         }
@@ -52,7 +60,9 @@ def _claim(
         session.execute(update(QueueLock).where(QueueLock.name == "outbox").values(touched_at=now))
     earlier = aliased(OutboxMessage)
     waiting_behind = exists().where(
-        earlier.case_id == OutboxMessage.case_id, earlier.state == "pending", earlier.id < OutboxMessage.id
+        earlier.case_id == OutboxMessage.case_id,
+        earlier.state.in_(("pending", "rejected")),
+        earlier.id < OutboxMessage.id,
     )
     rows = session.execute(
         select(OutboxMessage.id, OutboxMessage.idempotency_key, OutboxMessage.payload, OutboxMessage.case_id)
@@ -92,7 +102,7 @@ def push_outbox(
         headers["Authorization"] = f"Bearer {token}"
     own = client is None
     http = client or httpx.Client(timeout=timeout_s)
-    sent = failed = 0
+    sent = failed = rejected = 0
     last_error: str | None = None
     try:
         # Rounds, because a case's next event becomes due only once its previous one is sent.
@@ -101,7 +111,7 @@ def push_outbox(
                 claimed = _claim(session, now_fn(), batch, in_flight_s)
             if not claimed:
                 break
-            ok_count, last_error = _send(
+            ok_count, refused, error, refusal = _send(
                 sessions,
                 http,
                 endpoint,
@@ -113,7 +123,9 @@ def push_outbox(
                 max_backoff_s,
             )
             sent += ok_count
-            failed += 1 if last_error else 0
+            rejected += refused
+            failed += 1 if error else 0
+            last_error = error or refusal or last_error
     finally:
         if own:
             http.close()
@@ -121,7 +133,7 @@ def push_outbox(
         pending = session.scalar(
             select(func.count()).select_from(OutboxMessage).where(OutboxMessage.state == "pending")
         )
-    return OutboxReport(sent, failed, int(pending or 0), last_error)
+    return OutboxReport(sent, failed, int(pending or 0), last_error, rejected)
 
 
 def _send(
@@ -134,20 +146,29 @@ def _send(
     now_fn: Callable[[], datetime],
     base_backoff_s: float,
     max_backoff_s: float,
-) -> tuple[int, str | None]:
-    """POST one claimed batch in order; (how many went through, the error that stopped it or None)."""
-    sent = 0
+) -> tuple[int, int, str | None, str | None]:
+    """POST one claimed batch in order; (how many went through, how many were refused, the error that stopped
+    it or None, the last refusal or None)."""
+    sent = refused = 0
+    last_refusal: str | None = None
+    held: set[int] = set()  # cases with a message refused in this batch: their later messages wait
     for pos, (msg_id, key, payload, case_id) in enumerate(claimed):
+        if case_id in held:
+            with sessions.begin() as session:
+                session.execute(
+                    update(OutboxMessage).where(OutboxMessage.id == msg_id).values(next_attempt_at=now_fn())
+                )
+            continue
         if media_base_url:
             with sessions() as session:
                 case = session.get(Case, case_id)
                 if case is not None:
                     payload["request"]["media_url"] = media_url(case, media_base_url)
+        status = 0
         try:
             reply = http.post(endpoint, json=payload, headers={**headers, "Idempotency-Key": key})
-            error = (
-                None if 200 <= reply.status_code < 300 else f"HTTP {reply.status_code}: {reply.text[:200]}"
-            )
+            status = reply.status_code
+            error = None if 200 <= status < 300 else f"HTTP {status}: {reply.text[:200]}"
         except httpx.HTTPError as err:
             error = f"{type(err).__name__}: {err}"
         now = now_fn()
@@ -160,6 +181,12 @@ def _send(
                 sent += 1
                 continue
             msg.last_error = error
+            if status in REFUSED:
+                msg.state = "rejected"
+                held.add(case_id)
+                refused += 1
+                last_refusal = f"message {msg_id} (case {case_id}) refused: {error}"
+                continue
             msg.next_attempt_at = now + timedelta(
                 seconds=backoff_s(msg.attempts, base_backoff_s, max_backoff_s)
             )
@@ -172,8 +199,19 @@ def _send(
                     .values(next_attempt_at=msg.next_attempt_at)
                     .execution_options(synchronize_session=False)
                 )
-        return sent, error
-    return sent, None
+        return sent, refused, error, last_refusal
+    return sent, refused, None, last_refusal
+
+
+def requeue_rejected(session: Session, now: datetime) -> int:
+    """Put every refused message back in line (once the payload or the receiver has been fixed)."""
+    result = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.state == "rejected")
+        .values(state="pending", next_attempt_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def outbox_counts(session: Session) -> dict[str, int]:

@@ -85,7 +85,7 @@ def fit(data_yaml: Path, run_dir: Path, s: FitSettings) -> FitResult:
         exist_ok=True,
         device="cpu",
         deterministic=True,
-        # ultralytics drops a loaded checkpoint's weights unless this is set: it decides whether `init` counts.
+        # ultralytics drops a loaded checkpoint's weights unless this is set: whether `init` counts.
         pretrained=s.init is not None,
         amp=False,
         plots=False,

@@ -117,3 +117,25 @@ def test_default_database_is_sqlite_under_var(
     monkeypatch.delenv("PATROL_VAR_DIR", raising=False)
     assert main(["cases", "list", "--json"]) == 0
     assert (tmp_path / "var" / "patrol.sqlite3").exists()
+
+
+def test_push_puts_refused_messages_back_in_line_when_asked(
+    filled: str, sessions: sessionmaker[Session], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sqlalchemy import select
+
+    from pipeline.cases.models import OutboxMessage
+
+    assert main(["cases", "claim", "--user", "wang", "--db", filled, "--json"]) == 0
+    case_id = lines(capsys.readouterr().out)[0]["id"]
+    assert main(["cases", "act", str(case_id), "confirm", "--user", "wang", "--db", filled]) == 0
+    with sessions.begin() as s:
+        (msg,) = s.scalars(select(OutboxMessage)).all()
+        msg.state = "rejected"
+    # Nothing listens on port 9: the requeued message is tried, fails, and stays pending (exit 1).
+    argv = ["cases", "push", "--endpoint", "http://127.0.0.1:9/requests.json", "--db", filled]
+    assert main([*argv, "--retry-rejected"]) == 1
+    out = capsys.readouterr().out
+    assert "put 1 refused message(s) back in line" in out and "failed 1, refused 0, pending 1" in out
+    with sessions() as s:
+        assert [m.state for m in s.scalars(select(OutboxMessage))] == ["pending"]

@@ -143,8 +143,9 @@ def test_one_request_json_xml_and_errors(client: TestClient) -> None:
 class Receiver:
     """A city endpoint on 127.0.0.1: fails the first `fail_first` requests, then accepts (once per key)."""
 
-    def __init__(self, fail_first: int) -> None:
+    def __init__(self, fail_first: int, refuse_case: str | None = None) -> None:
         self.fail_first = fail_first
+        self.refuse_case = refuse_case  # answer 400 to this case's events, as to a malformed request
         self.requests = 0
         self.accepted: list[dict[str, Any]] = []
         self.keys_accepted: list[str] = []
@@ -158,6 +159,11 @@ class Receiver:
                     self.send_response(503)
                     self.end_headers()
                     self.wfile.write(b"down for maintenance")
+                    return
+                if json.loads(body)["request"]["service_request_id"] == receiver.refuse_case:
+                    self.send_response(400)
+                    self.end_headers()
+                    self.wfile.write(b"invalid service_code")
                     return
                 key = self.headers["Idempotency-Key"]
                 if key not in receiver.keys_accepted:
@@ -204,6 +210,32 @@ def test_outbox_survives_an_outage_and_sends_each_event_once(queue: Sessions, re
     case2 = [m["event"]["action"] for m in receiver.accepted if m["request"]["service_request_id"] == "2"]
     assert case2 == ["confirm", "dispatch", "resolve", "close"]
     assert receiver.accepted[0]["request"]["service_code"] == "0101"
+
+
+def test_a_refused_message_holds_its_own_case_only(queue: Sessions) -> None:
+    from pipeline.cases.outbox import outbox_counts, requeue_rejected
+
+    r = Receiver(fail_first=0, refuse_case="2")
+    r.thread.start()
+    try:
+        # Case 2's confirm is refused: case 1 still goes out, case 2's later events wait behind it.
+        report = push_outbox(queue, r.url)
+        assert (report.sent, report.failed, report.rejected, report.pending) == (1, 0, 1, 3)
+        assert report.last_error is not None and "invalid service_code" in report.last_error
+        assert push_outbox(queue, r.url).sent == 0  # not retried on its own, nothing jumps the queue
+        with queue() as s:
+            assert outbox_counts(s) == {"sent": 1, "rejected": 1, "pending": 3}
+        # Fixed on the receiving side: put back in line, case 2 goes out whole and in order.
+        r.refuse_case = None
+        with queue.begin() as s:
+            assert requeue_rejected(s, datetime.now(UTC)) == 1
+        again = push_outbox(queue, r.url)
+        assert (again.sent, again.rejected, again.pending) == (4, 0, 0)
+        case2 = [m["event"]["action"] for m in r.accepted if m["request"]["service_request_id"] == "2"]
+        assert case2 == ["confirm", "dispatch", "resolve", "close"]
+    finally:
+        r.server.shutdown()
+        r.server.server_close()
 
 
 def test_outbox_with_the_endpoint_unreachable_keeps_everything(queue: Sessions) -> None:

@@ -21,10 +21,10 @@ import numpy as np
 
 from pipeline.errors import ModelError
 from pipeline.simulate.flight import simulate_flight
+from pipeline.simulate.labels import SceneryBox
 from pipeline.train.recipe import CLASSES, DatasetRecipe, flight_settings
 from pipeline.train.tiles import (
     PixelBox,
-    SceneryBox,
     Tile,
     cut_tiles,
     local_gsd_m,
@@ -75,7 +75,8 @@ def frame_tiles(
     size = (max(1, round(intr.width_px * factor)), max(1, round(intr.height_px * factor)))
     boxes = [PixelBox(CLASSES.index(b["class"]), tuple(b["xyxy_px"])) for b in record["boxes"]]
     distractors = [
-        SceneryBox(d["kind"], tuple(v * factor for v in d["xyxy_px"])) for d in record.get("distractors", ())
+        SceneryBox(d["id"], d["kind"], tuple(v * factor for v in d["xyxy_px"]))
+        for d in record.get("distractors", ())
     ]
     ratios = tile_gsd_ratios(intr, pose, size, factor, recipe.imgsz, recipe.overlap)
     tiles = cut_tiles(size, scale_boxes(boxes, factor), recipe.imgsz, recipe.overlap, ratios, distractors)

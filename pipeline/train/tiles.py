@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pipeline import geo
+from pipeline.simulate.labels import SceneryBox
 from pipeline.types import Intrinsics, Pose
 
 # A box cut by a tile border is kept when at least this share of its area is inside the tile; a smaller
@@ -102,14 +103,6 @@ def scale_boxes(boxes: list[PixelBox], factor: float) -> list[PixelBox]:
     return out
 
 
-@dataclass(frozen=True)
-class SceneryBox:
-    """A distractor's box in rescaled-frame pixels (pipeline.simulate.labels.DISTRACTOR_KINDS)."""
-
-    kind: str
-    xyxy_px: tuple[float, float, float, float]
-
-
 def shows(xyxy: tuple[float, float, float, float], x0: float, y0: float, size: float) -> bool:
     """Whether a tile shows enough of a box to count: 40 % of it, or a tenth of the tile for a big one."""
     bx0, by0, bx1, by1 = xyxy
@@ -132,7 +125,7 @@ def cut_tiles(
     """Every tile of a rescaled frame of `scaled_size` (w, h) with the boxes it holds.
 
     `gsd_ratio_at` maps a tile origin to its GSD ratio (default 1: a nadir frame); `distractors` (boxes in
-    the same pixels) say which look-alikes each tile shows.
+    rescaled pixels) say which look-alikes each tile shows.
     """
     w, h = scaled_size
     tiles = []

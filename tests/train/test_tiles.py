@@ -93,18 +93,19 @@ def test_local_gsd_above_the_horizon_is_infinite() -> None:
 
 
 def test_tiles_name_the_look_alikes_they_show() -> None:
-    from pipeline.train.tiles import SceneryBox, shows
+    from pipeline.simulate.labels import SceneryBox
+    from pipeline.train.tiles import shows
 
     assert shows((10, 10, 50, 50), 0, 0, 320)
     assert not shows((300, 300, 400, 400), 0, 0, 320)  # 4 % of it inside: a sliver
     assert shows((0, 0, 1000, 1000), 0, 0, 320)  # a big roof filling the tile
     assert not shows((400, 0, 500, 100), 0, 0, 320)
-    court = SceneryBox("sports_court", (300.0, 10.0, 500.0, 100.0))
-    roof = SceneryBox("building", (0.0, 0.0, 200.0, 200.0))
+    court = SceneryBox("S-1", "sports_court", (300.0, 10.0, 500.0, 100.0))
+    roof = SceneryBox("S-2", "factory", (0.0, 0.0, 200.0, 200.0))
     tiles = cut_tiles((600, 300), [], 320, 0.2, None, [court, roof])
     kinds = {t.x0_px: t.distractors for t in tiles}
     assert kinds == {
-        0: frozenset({"building"}),
+        0: frozenset({"factory"}),
         256: frozenset({"sports_court"}),
         280: frozenset({"sports_court"}),
     }

@@ -48,7 +48,9 @@ def ship_task(plan: TrainPlan, best: Path, command: str, metrics: dict[str, Any]
     trained_on = (
         f"simulated flights: train seeds {plan.data_seed}..{plan.data_seed + plan.flights - 1} "
         f"({plan.flights} flights x {plan.frames_per_flight} frames), "
-        f"tiles {plan.imgsz} px at {plan.gsd_m} m/px"
+        f"tiles {plan.imgsz} px at {plan.gsd_m} m/px, "
+        f"{plan.hard_negatives:g} look-alike tiles per target tile"
+        + (f"; continued from {Path(plan.init).name}" if plan.init else "; from scratch")
     )
     info = ModelInfo(plan.imgsz, plan.gsd_m, trained_on, command, metrics)
     return ship(best, Path(plan.ship_to), info)

@@ -37,6 +37,7 @@ class TimedDetector:
     def __init__(self, inner: Any, version: str) -> None:
         self.inner, self.version = inner, version
         self.classes, self.imgsz, self.gsd_m = inner.classes, inner.imgsz, inner.gsd_m
+        self.min_score = inner.min_score
 
     def __call__(self, tiles: Any, conf: float, iou: float) -> Any:
         global _model_seconds

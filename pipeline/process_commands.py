@@ -57,7 +57,13 @@ def _job_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--backend", default="auto", choices=("auto", "onnx", "torch"))
     p.add_argument("--threads", type=int, default=None, metavar="N", help="inference threads (default: all)")
-    p.add_argument("--conf", type=float, default=None, metavar="P", help="minimum score (default 0.25)")
+    p.add_argument(
+        "--conf",
+        type=float,
+        default=None,
+        metavar="P",
+        help="minimum score for every class (default: the model card's, else 0.25)",
+    )
     p.add_argument(
         "--overlap",
         type=float,

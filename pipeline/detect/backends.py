@@ -88,6 +88,7 @@ class TorchDetector:
         if spec.weights is None:
             raise ModelError("no PyTorch weights (.pt) in the model card", spec.name)
         self.classes, self.imgsz, self.gsd_m = spec.classes, spec.imgsz, spec.gsd_m
+        self.min_score = spec.min_score
         self.name = spec.weights.name
         quiet_ultralytics()
         import torch
@@ -122,6 +123,7 @@ class OnnxDetector:
         if spec.onnx is None:
             raise ModelError("no ONNX file in the model card", spec.name)
         self.classes, self.imgsz, self.gsd_m = spec.classes, spec.imgsz, spec.gsd_m
+        self.min_score = spec.min_score
         self.name = spec.onnx.name
         try:
             ort: Any = importlib.import_module("onnxruntime")  # untyped: Any, not a checked import

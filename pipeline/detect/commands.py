@@ -42,7 +42,13 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--threads", type=int, default=None, metavar="N", help="inference threads (default: all cores)"
     )
-    p.add_argument("--conf", type=float, default=None, metavar="P", help="minimum score (default 0.25)")
+    p.add_argument(
+        "--conf",
+        type=float,
+        default=None,
+        metavar="P",
+        help="minimum score for every class (default: the model card's, else 0.25)",
+    )
     p.add_argument(
         "--max-distance",
         type=float,
@@ -155,6 +161,46 @@ def _report(label: str, runs: list[Any], classes: tuple[str, ...], args: argpars
             )
 
 
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from pipeline.detect.backends import open_detector
+    from pipeline.detect.calibrate import GRID, calibrate
+    from pipeline.detect.detector import DetectSettings
+    from pipeline.detect.evaluate import run_flight
+    from pipeline.detect.model import default_model_path, load_model_spec
+
+    card = Path(args.model) if args.model else default_model_path()
+    detector = open_detector(load_model_spec(card), args.backend, args.threads)
+    settings = DetectSettings(conf=GRID[0])  # every candidate threshold sees its detections
+    runs = []
+    for name in args.flights:
+        if not Path(name).is_dir():
+            raise PipelineError("not a folder", name)
+        run = run_flight(Path(name), detector, settings)
+        for line in run.errors:
+            _warn("error", line)
+        runs.append(run)
+    choices = calibrate(detector.classes, [(r.detections, r.truth) for r in runs], args.tolerance)
+    for c in choices:
+        if args.json:
+            _emit(c.as_dict())
+        else:
+            print(
+                f"{c.class_name}: min_score {c.min_score:g} (recall {c.recall:.3f}, precision "
+                f"{c.precision:.3f}, F1 {c.f1:.3f}; {c.truth} objects, {sum(r.frames for r in runs)} frames)"
+            )
+    if args.write:
+        raw = json.loads(card.read_text(encoding="utf-8"))
+        raw["min_score"] = {c.class_name: c.min_score for c in choices}
+        raw["min_score_from"] = (
+            f"patrol calibrate {' '.join(Path(f).name for f in args.flights)}: best object-level F1 per "
+            f"class, tolerance {args.tolerance:g} m"
+        )
+        card.write_text(json.dumps(raw, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        if not args.json:
+            print(f"wrote min_score into {card}")
+    return EXIT_SOME_FAILED if any(r.errors for r in runs) else 0
+
+
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("detect", help="find illegal construction and garbage piles in photos")
     p.add_argument("images", nargs="+", metavar="IMAGE")
@@ -184,3 +230,15 @@ def register(subparsers: Any) -> None:
     _model_args(p)
     _common(p)
     p.set_defaults(func=cmd_evaluate)
+
+    p = subparsers.add_parser(
+        "calibrate", help="choose each class's minimum score on simulated or labelled flights (model card)"
+    )
+    p.add_argument("flights", nargs="+", metavar="FLIGHT_DIR", help="flights with truth.geojson")
+    p.add_argument("--model", default=None, metavar="CARD", help="model card (default: the shipped one)")
+    p.add_argument("--backend", default="auto", choices=("auto", "onnx", "torch"))
+    p.add_argument("--threads", type=int, default=None, metavar="N")
+    p.add_argument("--tolerance", type=float, default=2.0, metavar="M", help="as for evaluate (default 2 m)")
+    p.add_argument("--write", action="store_true", help="store the scores in the model card as min_score")
+    p.add_argument("--json", action="store_true", help="one JSON object per class")
+    p.set_defaults(func=cmd_calibrate)

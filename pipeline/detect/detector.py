@@ -30,10 +30,15 @@ from pipeline.detect.tiling import TileWindow, batches, plan_tiles
 from pipeline.errors import GeoreferenceError, MetadataError, ModelError, PipelineError
 from pipeline.types import CameraView, Detection, ImageMeta, Intrinsics
 
+# The minimum score where neither the settings nor the model card say otherwise.
+DEFAULT_CONF = 0.25
+
 
 @dataclass(frozen=True)
 class DetectSettings:
-    conf: float = 0.25  # minimum score reported
+    # Minimum score reported, for every class; None: the model card's per-class minimums (`patrol calibrate`),
+    # else DEFAULT_CONF.
+    conf: float | None = None
     iou: float = 0.5  # NMS within a tile and across tiles
     ios: float = 0.6  # a piece inside another box of its class by this share of its area is the same object
     overlap: float = 0.2  # between neighbouring tiles, as a share of the tile
@@ -48,7 +53,7 @@ class DetectSettings:
 
     def check(self) -> None:
         problems = []
-        if not 0.0 < self.conf < 1.0:
+        if self.conf is not None and not 0.0 < self.conf < 1.0:
             problems.append(f"conf must be in (0, 1), not {self.conf:g}")
         if not 0.0 < self.iou <= 1.0 or not 0.0 < self.ios <= 1.0:
             problems.append("iou and ios must be in (0, 1]")
@@ -60,6 +65,14 @@ class DetectSettings:
             problems.append("distance, GSD ratio and upscale limits must be positive")
         if problems:
             raise ModelError("; ".join(problems))
+
+    def thresholds(self, classes: Sequence[str], card_min_score: Sequence[float] = ()) -> np.ndarray:
+        """The minimum score of each class under these settings, given the model card's (maybe none)."""
+        if self.conf is not None:
+            return np.full(len(classes), self.conf)
+        if len(card_min_score) == len(classes):
+            return np.array(card_min_score, dtype=float)
+        return np.full(len(classes), DEFAULT_CONF)
 
     def limits(self) -> ScaleLimits:
         return ScaleLimits(
@@ -182,13 +195,16 @@ def _search(
 ) -> FrameBoxes:
     """Every tile through the detector, batch by batch; one box per object in frame pixels, best first."""
     tile, width = detector.imgsz, image.shape[1]
+    minimum = settings.thresholds(detector.classes, detector.min_score)
     parts = []
     for pixels, chunk in batches(image, plan, windows, tile, settings.batch):
-        found = detector(pixels, settings.conf, settings.iou)
+        found = detector(pixels, float(minimum.min()), settings.iou)
         for dets, win in zip(found, chunk, strict=True):
             parts.append(to_frame(dets, win, plan.strips[win.strip], width, tile, settings.edge_px))
     merged = merge(FrameBoxes.concat(parts), settings.iou, settings.ios)
-    order = np.argsort(-merged.score, kind="stable")
+    # Each class at its own minimum (the network was asked for the lowest of them).
+    order = np.flatnonzero(merged.score >= minimum[merged.cls.astype(int)])
+    order = order[np.argsort(-merged.score[order], kind="stable")]
     return FrameBoxes(merged.xyxy[order], merged.score[order], merged.cls[order], merged.cut[order])
 
 

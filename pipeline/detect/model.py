@@ -40,6 +40,11 @@ class Detector(Protocol):
         """The ground resolution (metres per pixel) the model was trained at."""
         ...
 
+    @property
+    def min_score(self) -> tuple[float, ...]:
+        """Per-class minimum scores from the model card (calibrated on whole frames), or () for none."""
+        ...
+
     def __call__(self, tiles: np.ndarray, conf: float, iou: float) -> list[np.ndarray]: ...
 
 
@@ -52,6 +57,7 @@ class ModelSpec:
     gsd_m: float
     weights: Path | None  # ultralytics .pt
     onnx: Path | None
+    min_score: tuple[float, ...] = ()  # per class, in class order: what `patrol calibrate` chose
 
     @property
     def name(self) -> str:
@@ -93,4 +99,20 @@ def load_model_spec(path: str | Path | None = None) -> ModelSpec:
     weights, onnx = file("weights"), file("onnx")
     if weights is None and onnx is None:
         raise ModelError("model card names no weight file that exists (weights / onnx)", str(card))
-    return ModelSpec(classes, imgsz, gsd_m, weights, onnx)
+    return ModelSpec(classes, imgsz, gsd_m, weights, onnx, _min_score(raw.get("min_score"), classes, card))
+
+
+def _min_score(raw: object, classes: tuple[str, ...], card: Path) -> tuple[float, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, dict) or set(raw) != set(classes):
+        raise ModelError(
+            f"model card's min_score must give one score per class ({', '.join(classes)})", str(card)
+        )
+    try:
+        scores = tuple(float(raw[c]) for c in classes)
+    except (TypeError, ValueError):
+        raise ModelError("model card's min_score values must be numbers", str(card)) from None
+    if not all(0.0 < s < 1.0 for s in scores):
+        raise ModelError("model card's min_score values must be in (0, 1)", str(card))
+    return scores

@@ -21,6 +21,7 @@ class ColourDetector:
     classes: tuple[str, ...] = ("illegal_construction", "garbage_pile")
     imgsz: int = 320
     gsd_m: float = 0.08
+    min_score: tuple[float, ...] = ()
     calls: int = 0
     tiles_seen: int = 0
 

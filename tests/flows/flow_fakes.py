@@ -18,6 +18,7 @@ class DarkBlobDetector:
     classes: tuple[str, ...] = ("illegal_construction", "garbage_pile")
     imgsz: int = 320
     gsd_m: float = 0.1
+    min_score: tuple[float, ...] = ()
     version: str = "dark-blobs-1"
     per_tile: int = 3
 

@@ -1,0 +1,77 @@
+"""Per-class minimum scores chosen on whole frames: the score at which each class's object-level F1 peaks.
+
+A network's scores are not comparable across classes (one class's look-alikes score higher than another's),
+and tile-level metrics say little about a whole frame with many tiles of background. So the threshold is
+chosen the way the product is judged: detections from whole flights with truth (`patrol evaluate`'s
+matching), object-level recall (an object counts once it is found by any detection at or above the
+threshold) and precision (detections at or above it that find an object of their class), for every
+candidate threshold; the best F1 wins, the lowest threshold among equals (a missed violation costs more
+than a false one a reviewer rejects in a second). The result goes into the model card as `min_score`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from pipeline.detect.evaluate import Group, match
+from pipeline.errors import ModelError
+
+# Candidate thresholds: the grid a person would try by hand, fine enough for the few hundred detections a
+# calibration set holds.
+GRID: tuple[float, ...] = tuple(round(0.05 * k, 2) for k in range(1, 19))
+
+
+@dataclass(frozen=True)
+class Choice:
+    class_name: str
+    min_score: float
+    recall: float | None
+    precision: float | None
+    f1: float
+    truth: int
+    detections: int  # at or above min_score, ignored ones excluded
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def choose_min_score(
+    class_name: str, groups: Sequence[Group], tolerance_m: float, grid: Sequence[float] = GRID
+) -> Choice:
+    """The threshold for one class with the best object-level F1 over `groups` (detections, truth).
+
+    ModelError when the flights cannot say: no labelled object of the class, or none found at any score.
+    """
+    outcomes: list[tuple[float, str | None]] = []  # (score, object found or None); ignored ones dropped
+    wanted: set[str] = set()
+    for detections, truth in groups:
+        wanted |= {o.key for o in truth if o.class_name == class_name and o.labelled and o.in_range}
+        for det in detections:
+            if det.class_name != class_name:
+                continue
+            obj = match(det, truth, tolerance_m)
+            if obj is None:
+                outcomes.append((det.score, None))
+            elif obj.labelled and obj.in_range:
+                outcomes.append((det.score, obj.key))
+    if not wanted:
+        raise ModelError(f"cannot calibrate {class_name}: the flights label no {class_name} in searched rows")
+    best: Choice | None = None
+    for t in grid:
+        kept = [key for score, key in outcomes if score >= t]
+        found = {key for key in kept if key is not None}
+        recall = len(found) / len(wanted) if wanted else None
+        precision = sum(key is not None for key in kept) / len(kept) if kept else None
+        f1 = 2 * recall * precision / (recall + precision) if recall and precision else 0.0
+        choice = Choice(class_name, t, recall, precision, round(f1, 4), len(wanted), len(kept))
+        if best is None or choice.f1 > best.f1:
+            best = choice
+    if best is None or best.f1 == 0.0:
+        raise ModelError(f"cannot calibrate {class_name}: no detection finds one at any score")
+    return best
+
+
+def calibrate(classes: Sequence[str], groups: Sequence[Group], tolerance_m: float) -> list[Choice]:
+    return [choose_min_score(c, groups, tolerance_m) for c in classes]

@@ -5,7 +5,8 @@ horizontal strips exactly one model tile tall after rescaling, stacked from the 
 near field of an oblique camera) upwards; each strip is rescaled by its own factor, local GSD / G at its
 middle row, so an object has about the trained size in pixels wherever it is. At nadir the GSD is the same
 everywhere and the strips are simply the rows of one uniform tiling; at -45 degrees the far rows get coarser
-and their strips are enlarged more (up to `max_upscale`).
+and would need enlarging: they are enlarged at most `max_upscale` times (default 1: not at all, see
+DetectSettings), so objects there look somewhat smaller than in the near field.
 
 Rows are not searched at all where the ground is farther than `max_ground_distance_m` from the point below
 the camera, at or above the horizon, or coarser than `max_gsd_ratio` x G (objects there are a few pixels
@@ -41,7 +42,7 @@ class ScaleLimits:
 
     max_ground_distance_m: float = 300.0
     max_gsd_ratio: float = 2.0
-    max_upscale: float = 2.0
+    max_upscale: float = 1.0
     fallback_height_m: float = 100.0
 
 
@@ -171,7 +172,10 @@ def plan_scales(
         local = float(np.interp((t + b) / 2.0, keep_ys, keep_gsd))
         strips.append(Strip(t, b, _scaled_size(width, t, b, s, tile), local))
     if any(st.gsd_m is not None and st.gsd_m / gsd_m > limits.max_upscale for st in strips):
-        notes.append(f"far rows enlarged at most {limits.max_upscale:g}x: objects there look smaller")
+        notes.append(
+            f"far rows coarser than {gsd_m:g} m/px enlarged at most {limits.max_upscale:g}x: "
+            "objects there look smaller"
+        )
     return ScalePlan(width, height, tuple(strips), False, tuple(notes))
 
 

@@ -50,7 +50,8 @@ def test_strips_are_one_tile_tall_cover_the_searched_rows_and_overlap(height_m: 
 
 @pytest.mark.parametrize("pitch_deg", [-60.0, -45.0, -35.0])
 def test_oblique_strips_are_enlarged_more_towards_the_far_field(pitch_deg: float):
-    plan = plan_scales(view(100.0, pitch_deg), 4000, 3000, G, TILE, OVERLAP)
+    limits = ScaleLimits(max_upscale=2.0)
+    plan = plan_scales(view(100.0, pitch_deg), 4000, 3000, G, TILE, OVERLAP, limits)
     scales = [s.factors(4000)[0] for s in plan.strips]
     assert len(scales) > 2
     assert all(b >= a - 1e-9 for a, b in itertools.pairwise(scales))  # bottom-up: growing
@@ -58,6 +59,13 @@ def test_oblique_strips_are_enlarged_more_towards_the_far_field(pitch_deg: float
         assert s.gsd_m is not None
         # Each strip is at the model's GSD at its middle row (until the upscale cap).
         assert s.factors(4000)[0] == pytest.approx(min(s.gsd_m / G, 2.0), rel=0.02)
+    # By default nothing is enlarged: rows coarser than the model's GSD keep their native pixels.
+    default = plan_scales(view(100.0, pitch_deg), 4000, 3000, G, TILE, OVERLAP)
+    assert default.searched_rows == plan.searched_rows
+    coarse = [s for s in default.strips if s.gsd_m is not None and s.gsd_m > G * 1.05]
+    assert all(s.factors(4000)[0] == pytest.approx(1.0, abs=0.01) for s in coarse)
+    assert coarse or pitch_deg < -50.0  # from 100 m, only the shallower views see ground that coarse
+    assert all(s.factors(4000)[0] <= 1.0 + 1e-3 for s in default.strips)
 
 
 @pytest.mark.parametrize(("limit_m", "height_m", "pitch_deg"), [(300.0, 100.0, -45.0), (150.0, 60.0, -40.0)])
@@ -92,7 +100,7 @@ def test_a_frame_looking_at_the_horizon_only_is_not_searched_and_says_so():
     [
         (M3E_4000, 100.0 / M3E_4000.focal_px / G, "nadir view from 100 m"),
         (None, 1.0, "native pixels"),
-        (Intrinsics(4000, 3000, 500.0, 2000, 1500, "focal_35mm"), 2.0, "nadir view"),  # capped at max_upscale
+        (Intrinsics(4000, 3000, 500.0, 2000, 1500, "focal_35mm"), 1.0, "nadir view"),  # never enlarged
     ],
 )
 def test_without_a_pose_the_frame_is_searched_at_a_stated_fallback_scale(intrinsics, scale, words):

@@ -4,7 +4,9 @@ Everything is drawn from (recipe seed, flight index), so a recipe names its data
 disjoint seed ranges never share a flight or a world. The seed ranges in use:
   101-103 (world 7)  sample_flights/          below 100        tests
   1000+              training                 3000+            validation (model selection while training)
+  3101-3104          calibration flights (`patrol calibrate`: per-class minimum scores; models/MODEL_CARD.md)
   5000+              held-out evaluation (the model card's numbers)
+  7000+              bench/detect_vs_sahi.py (speed cases, and the whole-frame evaluation flights 7101-7104)
 """
 
 from __future__ import annotations

@@ -345,8 +345,8 @@ def render_evaluation(rows: list[dict[str, Any]]) -> str:
         "## Object-level evaluation on held-out flights (`patrol evaluate`)",
         "",
         "Simulated flights the model never saw (seeds 7101-7104), 4000 x 3000 frames, nadir and -45 degrees "
-        "at 60 and 130 m, ONNX backend, default settings (conf 0.25; searched: within 300 m, ground at most "
-        "2x the model's GSD). A truth object is "
+        "at 60 and 130 m, ONNX backend, default settings (the model card's per-class minimum scores; far "
+        "rows not enlarged; searched: within 300 m, ground at most 2x the model's GSD). A truth object is "
         "found when a detection's ground position lies in its footprint or within 2 m of it; `beyond` counts "
         "objects the frames only saw outside the searched rows (not asked for).",
         "",

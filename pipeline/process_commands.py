@@ -52,18 +52,14 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def _job_args(p: argparse.ArgumentParser) -> None:
+    from pipeline.detect.commands import add_conf_arg
+
     p.add_argument(
         "--model", default=None, metavar="CARD", help="model card (default PATROL_MODEL, else shipped)"
     )
     p.add_argument("--backend", default="auto", choices=("auto", "onnx", "torch"))
     p.add_argument("--threads", type=int, default=None, metavar="N", help="inference threads (default: all)")
-    p.add_argument(
-        "--conf",
-        type=float,
-        default=None,
-        metavar="P",
-        help="minimum score for every class (default: the model card's, else 0.25)",
-    )
+    add_conf_arg(p)
     p.add_argument(
         "--overlap",
         type=float,

@@ -29,6 +29,17 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_conf_arg(p: argparse.ArgumentParser) -> None:
+    """--conf, for every command that runs the detector."""
+    p.add_argument(
+        "--conf",
+        type=float,
+        default=None,
+        metavar="P",
+        help="minimum score for every class (default: the model card's per class, else 0.25)",
+    )
+
+
 def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--model",
@@ -42,13 +53,7 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--threads", type=int, default=None, metavar="N", help="inference threads (default: all cores)"
     )
-    p.add_argument(
-        "--conf",
-        type=float,
-        default=None,
-        metavar="P",
-        help="minimum score for every class (default: the model card's, else 0.25)",
-    )
+    add_conf_arg(p)
     p.add_argument(
         "--max-distance",
         type=float,

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from pipeline.detect.evaluate import Group, match
+from pipeline.detect.evaluate import Group, score_class
 from pipeline.errors import ModelError
 
 # Candidate thresholds: the grid a person would try by hand, fine enough for the few hundred detections a
@@ -44,28 +44,16 @@ def choose_min_score(
 
     ModelError when the flights cannot say: no labelled object of the class, or none found at any score.
     """
-    outcomes: list[tuple[float, str | None]] = []  # (score, object found or None); ignored ones dropped
-    wanted: set[str] = set()
-    for detections, truth in groups:
-        wanted |= {o.key for o in truth if o.class_name == class_name and o.labelled and o.in_range}
-        for det in detections:
-            if det.class_name != class_name:
-                continue
-            obj = match(det, truth, tolerance_m)
-            if obj is None:
-                outcomes.append((det.score, None))
-            elif obj.labelled and obj.in_range:
-                outcomes.append((det.score, obj.key))
-    if not wanted:
-        raise ModelError(f"cannot calibrate {class_name}: the flights label no {class_name} in searched rows")
     best: Choice | None = None
     for t in grid:
-        kept = [key for score, key in outcomes if score >= t]
-        found = {key for key in kept if key is not None}
-        recall = len(found) / len(wanted) if wanted else None
-        precision = sum(key is not None for key in kept) / len(kept) if kept else None
+        kept = [(tuple(d for d in dets if d.score >= t), truth) for dets, truth in groups]
+        s = score_class(class_name, kept, tolerance_m)
+        if not s.truth:
+            raise ModelError(f"cannot calibrate {class_name}: the flights label none in searched rows")
+        recall, precision = s.recall, s.precision
         f1 = 2 * recall * precision / (recall + precision) if recall and precision else 0.0
-        choice = Choice(class_name, t, recall, precision, round(f1, 4), len(wanted), len(kept))
+        judged = s.true_positives + s.false_positives
+        choice = Choice(class_name, t, recall, precision, round(f1, 4), s.truth, judged)
         if best is None or choice.f1 > best.f1:
             best = choice
     if best is None or best.f1 == 0.0:

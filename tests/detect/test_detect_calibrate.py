@@ -47,7 +47,7 @@ def test_the_threshold_with_the_best_object_level_f1_wins() -> None:
     # At 0.55 and 0.6 alike: A and B found, nothing false (F1 0.8); the lower one is kept.
     assert choice.min_score == 0.55 and choice.recall == pytest.approx(2 / 3) and choice.precision == 1.0
     assert choice.f1 == 0.8 and choice.truth == 3 and choice.detections == 2
-    with pytest.raises(ModelError, match="label no garbage_pile"):
+    with pytest.raises(ModelError, match="cannot calibrate garbage_pile: the flights label none"):
         choose_min_score("garbage_pile", [(found, truth)], 2.0)
     with pytest.raises(ModelError, match="no detection finds one"):
         choose_min_score("illegal_construction", [(false, truth)], 2.0)

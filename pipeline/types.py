@@ -221,6 +221,9 @@ class Detection:
     ground_distance_m: float | None = None  # from the point below the camera
     size_m: float | None = None
     footprint: tuple[tuple[float, float], ...] = ()
+    # Frames without a usable pose are searched at a few assumed ground resolutions: the one that found this
+    # box (and `size_m` is then the box's extent at it). None when the pose gave the resolution.
+    assumed_gsd_m: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The `patrol detect --json` object."""
@@ -234,4 +237,5 @@ class Detection:
             "ground_distance_m": None if self.ground_distance_m is None else round(self.ground_distance_m, 2),
             "size_m": None if self.size_m is None else round(self.size_m, 2),
             "footprint": [[lat, lon] for lat, lon in self.footprint],
+            "assumed_gsd_m": None if self.assumed_gsd_m is None else round(self.assumed_gsd_m, 4),
         }

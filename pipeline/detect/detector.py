@@ -25,7 +25,7 @@ import numpy as np
 from pipeline import geo
 from pipeline.detect.merge import FrameBoxes, merge, to_frame
 from pipeline.detect.model import Detector
-from pipeline.detect.scale import ScaleLimits, ScalePlan, plan_scales
+from pipeline.detect.scale import ScaleLimits, ScalePlan, fallback_plans, plan_scales
 from pipeline.detect.tiling import TileWindow, batches, plan_tiles
 from pipeline.errors import GeoreferenceError, MetadataError, ModelError, PipelineError
 from pipeline.types import CameraView, Detection, ImageMeta, Intrinsics
@@ -54,7 +54,16 @@ class DetectSettings:
     # flights (seeds 3103-3104, -45 degrees, and the sample oblique and video flights) 1.0 instead of 2.0
     # gave equal or better recall, fewer false detections and 28-57 % fewer tiles.
     max_upscale: float = 1.0
-    fallback_height_m: float = 100.0  # assumed for frames without a usable pose (with known intrinsics)
+    # Frames without a usable pose are searched as if seen straight down from each of these heights
+    # (pipeline.detect.scale), with a typical drone lens where the intrinsics are unknown too.
+    fallback_heights_m: tuple[float, ...] = (30.0, 60.0, 120.0)
+    fallback_hfov_deg: float = 84.0
+    # Ground extent (largest side, metres) a box may imply for its class when searched at an assumed
+    # resolution; outside it the assumption, not the object, explains the box.
+    class_size_m: tuple[tuple[str, float, float], ...] = (
+        ("illegal_construction", 1.5, 60.0),
+        ("garbage_pile", 0.4, 25.0),
+    )
 
     def check(self) -> None:
         problems = []
@@ -68,6 +77,10 @@ class DetectSettings:
             problems.append("batch must be at least 1")
         if self.max_ground_distance_m <= 0 or self.max_gsd_ratio <= 0 or self.max_upscale <= 0:
             problems.append("distance, GSD ratio and upscale limits must be positive")
+        if not self.fallback_heights_m or min(self.fallback_heights_m) <= 0:
+            problems.append("fallback heights must be positive (at least one)")
+        if not 1.0 <= self.fallback_hfov_deg <= 170.0:
+            problems.append(f"fallback field of view must be 1..170 degrees, not {self.fallback_hfov_deg:g}")
         if problems:
             raise ModelError("; ".join(problems))
 
@@ -81,8 +94,18 @@ class DetectSettings:
 
     def limits(self) -> ScaleLimits:
         return ScaleLimits(
-            self.max_ground_distance_m, self.max_gsd_ratio, self.max_upscale, self.fallback_height_m
+            self.max_ground_distance_m,
+            self.max_gsd_ratio,
+            self.max_upscale,
+            self.fallback_heights_m,
+            self.fallback_hfov_deg,
         )
+
+    def plausible_size(self, class_name: str, size_m: float) -> bool:
+        for name, lo, hi in self.class_size_m:
+            if name == class_name:
+                return lo <= size_m <= hi
+        return True
 
 
 @dataclass(frozen=True)
@@ -240,6 +263,8 @@ def detect_frame(
         view = fitted
     tile = detector.imgsz
     overlap = round(settings.overlap * tile)
+    if view is None:
+        return _detect_unposed(image, detector, settings, path, intrinsics, why_no_pose, notes, started)
     plan = plan_scales(
         view, width, height, detector.gsd_m, tile, overlap, settings.limits(), intrinsics, why_no_pose
     )
@@ -253,10 +278,7 @@ def detect_frame(
         if dropped:
             notes.append(f"{dropped} detection(s) beyond {settings.max_ground_distance_m:g} m not reported")
     else:
-        found_list = [
-            Detection(path, _class_name(detector.classes, int(c)), float(s), _box(b))
-            for b, s, c in zip(merged.xyxy, merged.score, merged.cls, strict=True)
-        ]
+        found_list = []
     return FrameDetections(
         path=path,
         width_px=width,
@@ -269,6 +291,72 @@ def detect_frame(
         seconds=time.perf_counter() - started,
         notes=tuple(notes),
         searched_rows=plan.searched_rows,
+    )
+
+
+def _detect_unposed(
+    image: np.ndarray,
+    detector: Detector,
+    settings: DetectSettings,
+    path: str,
+    intrinsics: Intrinsics | None,
+    why_no_pose: str,
+    notes: list[str],
+    started: float,
+) -> FrameDetections:
+    """A frame with no usable pose: one search per assumed ground resolution, boxes whose implied ground size
+    is implausible for their class dropped, then one box per object across the passes (the best score
+    wins; it says which resolution found it)."""
+    import cv2
+
+    height, width = image.shape[:2]
+    tile = detector.imgsz
+    overlap = round(settings.overlap * tile)
+    plans = fallback_plans(
+        width, height, detector.gsd_m, tile, overlap, settings.limits(), intrinsics, why_no_pose
+    )
+    found: list[Detection] = []
+    strips = tiles = implausible = 0
+    for plan in plans:
+        notes.extend(plan.notes)
+        windows = plan_tiles(plan, tile, overlap)
+        strips, tiles = strips + len(plan.strips), tiles + len(windows)
+        assumed = plan.strips[0].gsd_m if plan.strips else None
+        boxes = _search(image, plan, windows, detector, settings)
+        for b, sc, c in zip(boxes.xyxy, boxes.score, boxes.cls, strict=True):
+            name = _class_name(detector.classes, int(c))
+            size = None if assumed is None else float(max(b[2] - b[0], b[3] - b[1])) * assumed
+            if size is not None and not settings.plausible_size(name, size):
+                implausible += 1
+                continue
+            found.append(Detection(path, name, float(sc), _box(b), size_m=size, assumed_gsd_m=assumed))
+    if implausible:
+        notes.append(
+            f"{implausible} box(es) dropped: ground size implausible for the class at that resolution"
+        )
+    kept: list[Detection] = []
+    if found:
+        xywh = [
+            [d.xyxy_px[0], d.xyxy_px[1], d.xyxy_px[2] - d.xyxy_px[0], d.xyxy_px[3] - d.xyxy_px[1]]
+            for d in found
+        ]
+        labels = [
+            detector.classes.index(d.class_name) if d.class_name in detector.classes else -1 for d in found
+        ]
+        keep = cv2.dnn.NMSBoxesBatched(xywh, [d.score for d in found], labels, 0.0, settings.iou)
+        kept = sorted((found[int(i)] for i in np.asarray(keep).reshape(-1)), key=lambda d: -d.score)
+    return FrameDetections(
+        path=path,
+        width_px=width,
+        height_px=height,
+        detections=tuple(kept),
+        georeferenced=False,
+        fallback_scale=True,
+        strips=strips,
+        tiles=tiles,
+        seconds=time.perf_counter() - started,
+        notes=tuple(notes),
+        searched_rows=(0, height) if plans else (0, 0),
     )
 
 

@@ -15,12 +15,16 @@ across: a detector cannot tell a garbage pile from a shadow, and the evidence wo
 GSD is the square root of the ground area one pixel covers (`geo.local_gsd_m`, which the training side
 uses too); at nadir it is the plain nadir GSD.
 
-A frame without a usable pose is searched at one fallback scale: with intrinsics, the scale of a nadir
-camera at `fallback_height_m`; without, its native pixels. The plan says so in its notes.
+A frame without a usable pose (real files often lack the altitude tag) is searched at a few plausible ground
+resolutions: those of a nadir camera at each of `fallback_heights_m`, with the frame's own intrinsics when
+known, else with a typical drone lens (`fallback_hfov_deg` across the frame's width). Searching at native
+pixels instead would show the model a 1.5 m pile 3-4x larger than it ever saw. The detector merges the
+passes and rejects boxes whose implied ground size is implausible for the class; the notes say so.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,7 +47,10 @@ class ScaleLimits:
     max_ground_distance_m: float = 300.0
     max_gsd_ratio: float = 2.0
     max_upscale: float = 1.0
-    fallback_height_m: float = 100.0
+    fallback_heights_m: tuple[float, ...] = (30.0, 60.0, 120.0)
+    fallback_hfov_deg: float = (
+        84.0  # a DJI wide camera's horizontal field of view, when intrinsics are unknown
+    )
 
 
 @dataclass(frozen=True)
@@ -137,7 +144,7 @@ def plan_scales(
     why_no_pose: str = "",
 ) -> ScalePlan:
     """The strips to search a width x height frame in, for a model trained at `gsd_m` with `tile`-pixel
-    inputs. `view` None means no usable pose (`why_no_pose` says why): the fallback scale is used."""
+    inputs. `view` None means no usable pose (`why_no_pose` says why): the strips of every fallback pass."""
     if view is None:
         return _fallback_plan(width, height, gsd_m, tile, overlap, limits, intrinsics, why_no_pose)
     ys, gsd, nearest = _row_profile(view, width, height)
@@ -179,19 +186,50 @@ def plan_scales(
     return ScalePlan(width, height, tuple(strips), False, tuple(notes))
 
 
-def fallback_scale(
-    gsd_m: float, limits: ScaleLimits, intrinsics: Intrinsics | None
-) -> tuple[float, float | None, str]:
-    """(scale, assumed GSD or None, how it was chosen) for a frame with no usable pose."""
+def assumed_gsds(
+    width: int, limits: ScaleLimits, intrinsics: Intrinsics | None
+) -> tuple[tuple[float, str], ...]:
+    """(native metres per pixel, how it was assumed) for each fallback height, coarsest last."""
     if intrinsics is not None and intrinsics.focal_px > 0:
-        assumed = limits.fallback_height_m / intrinsics.focal_px
+        focal, lens = intrinsics.focal_px, "its own intrinsics"
+    else:
+        focal = width / 2.0 / math.tan(math.radians(limits.fallback_hfov_deg) / 2.0)
+        lens = f"an assumed {limits.fallback_hfov_deg:g} degree lens"
+    return tuple((h / focal, f"nadir from {h:g} m with {lens}") for h in sorted(limits.fallback_heights_m))
+
+
+def fallback_plans(
+    width: int,
+    height: int,
+    gsd_m: float,
+    tile: int,
+    overlap: int,
+    limits: ScaleLimits,
+    intrinsics: Intrinsics | None,
+    why: str,
+) -> tuple[ScalePlan, ...]:
+    """One plan per assumed ground resolution (never enlarged beyond `max_upscale`; passes that would
+    search the same pixels are searched once, at the finest resolution assumed for them)."""
+    plans: list[ScalePlan] = []
+    seen: set[float] = set()
+    reason = f"no usable pose ({why})" if why else "no usable pose"
+    for assumed, how in assumed_gsds(width, limits, intrinsics):
         scale = min(assumed / gsd_m, limits.max_upscale)
-        return (
-            scale,
-            assumed,
-            f"assumed a nadir view from {limits.fallback_height_m:g} m ({assumed:.3g} m/px)",
+        if round(scale, 4) in seen:
+            continue
+        seen.add(round(scale, 4))
+        stacked = _stack_strips(0.0, float(height), tile, overlap, functools.partial(_constant, scale))
+        strips = tuple(Strip(t, b, _scaled_size(width, t, b, s, tile), assumed) for t, b, s in stacked)
+        note = (
+            f"{reason}: searched at fallback scale {scale:.3g}, assumed ground resolution {assumed:.3g} m/px "
+            f"({how}); detections are not georeferenced"
         )
-    return 1.0, None, "native pixels (no intrinsics to assume a ground resolution from)"
+        plans.append(ScalePlan(width, height, strips, True, (note,)))
+    return tuple(plans)
+
+
+def _constant(value: float, _y: float) -> float:
+    return value
 
 
 def _fallback_plan(
@@ -204,14 +242,10 @@ def _fallback_plan(
     intrinsics: Intrinsics | None,
     why: str,
 ) -> ScalePlan:
-    scale, assumed, how = fallback_scale(gsd_m, limits, intrinsics)
-    strips = tuple(
-        Strip(t, b, _scaled_size(width, t, b, s, tile), assumed)
-        for t, b, s in _stack_strips(0.0, float(height), tile, overlap, lambda _y: scale)
-    )
-    reason = f"no usable pose ({why})" if why else "no usable pose"
-    note = f"{reason}: searched at fallback scale {scale:.3g}, {how}; detections are not georeferenced"
-    return ScalePlan(width, height, strips, True, (note,))
+    """Every fallback pass as one plan (what the searched tiles add up to)."""
+    plans = fallback_plans(width, height, gsd_m, tile, overlap, limits, intrinsics, why)
+    strips = tuple(st for p in plans for st in p.strips)
+    return ScalePlan(width, height, strips, True, tuple(n for p in plans for n in p.notes))
 
 
 def _scaled_size(width: int, top: int, bottom: int, scale: float, tile: int) -> tuple[int, int]:

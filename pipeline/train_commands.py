@@ -35,6 +35,30 @@ def register(sub: Any) -> None:
         help="tiles without a target that show a rare look-alike (court, canopy, tarp), per tile with one",
     )
     p.add_argument("--init", default=None, metavar="PT", help="start from these weights instead of scratch")
+    p.add_argument(
+        "--transfer",
+        default=None,
+        metavar="PT",
+        help="seed a new model with the layers of these weights that fit (make init-weights: DOTA v8n-obb)",
+    )
+    p.add_argument(
+        "--freeze", type=int, default=0, metavar="N", help="keep the first N layers as initialised"
+    )
+    p.add_argument(
+        "--real",
+        default=None,
+        metavar="DIR",
+        help="real scenery folder (../shared/real_aerial): real negatives and composited targets",
+    )
+    p.add_argument("--real-negatives", type=int, default=600, metavar="N", help="real tiles without target")
+    p.add_argument("--composites", type=int, default=600, metavar="N", help="real tiles with pasted targets")
+    p.add_argument(
+        "--extra",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a YOLO dataset to add to training (patrol export-training output); repeatable",
+    )
     p.add_argument("--ship", default=None, metavar="MODELS_DIR", help="write patrol-det.* into this folder")
     p.add_argument("--json", action="store_true", help="print the run summary as one JSON object")
     p.add_argument("--db", default=None, help=argparse.SUPPRESS)
@@ -51,8 +75,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         or args.val_flights < 1
         or args.test_flights < 1
         or args.hard_negatives < 0
+        or args.freeze < 0
+        or args.real_negatives < 0
+        or args.composites < 0
     ):
-        raise ModelError("epochs and flight/frame counts must be at least 1, hard negatives not below 0")
+        raise ModelError(
+            "epochs and flight/frame counts must be at least 1; hard negatives, freeze, real negatives "
+            "and composites not below 0"
+        )
     plan = TrainPlan(
         out_dir=args.out,
         epochs=args.epochs,
@@ -68,6 +98,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         workers=args.workers,
         hard_negatives=args.hard_negatives,
         init=args.init,
+        transfer=args.transfer,
+        freeze=args.freeze,
+        real_root=args.real,
+        real_negatives=args.real_negatives,
+        composites=args.composites,
+        extra=tuple(args.extra),
         ship_to=args.ship,
     )
     plan.recipe("train").check()
@@ -99,6 +135,14 @@ def plan_command(plan: Any) -> str:
     ]
     if plan.init is not None:
         parts.append(f"--init {shlex.quote(plan.init)}")
+    if plan.transfer is not None:
+        parts.append(f"--transfer {shlex.quote(plan.transfer)}")
+    if plan.freeze:
+        parts.append(f"--freeze {plan.freeze}")
+    if plan.real_root is not None:
+        parts.append(f"--real {shlex.quote(plan.real_root)}")
+        parts.append(f"--real-negatives {plan.real_negatives} --composites {plan.composites}")
+    parts += [f"--extra {shlex.quote(d)}" for d in plan.extra]
     if plan.ship_to is not None:
         parts.append(f"--ship {shlex.quote(plan.ship_to)}")
     return " ".join(parts)

@@ -199,3 +199,28 @@ def write_data_yaml(out_dir: Path, splits: dict[str, str]) -> Path:
     path = out_dir / "data.yaml"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def add_extra(out_dir: Path, split: str, datasets: tuple[str, ...]) -> dict[str, Any]:
+    """Add the training images and labels of other YOLO datasets (`patrol export-training` output: verdicts
+    of the bureau's reviewers) to a split, as `extra{k}_*` files; earlier extras are replaced."""
+    images, labels = out_dir / "images" / split, out_dir / "labels" / split
+    for old in [*images.glob("extra*_*"), *labels.glob("extra*_*")]:
+        old.unlink()
+    added = 0
+    for k, name in enumerate(datasets):
+        src = Path(name)
+        src_images, src_labels = src / "images" / "train", src / "labels" / "train"
+        if not src_images.is_dir() or not src_labels.is_dir():
+            raise ModelError("not a YOLO dataset (no images/train and labels/train)", name)
+        for image in sorted(src_images.iterdir()):
+            label = src_labels / f"{image.stem}.txt"
+            if not image.is_file() or not label.is_file():
+                continue
+            for line in label.read_text().split("\n"):
+                if line.strip() and int(line.split()[0]) not in range(len(CLASSES)):
+                    raise ModelError(f"label of unknown class in {label.name}", name)
+            shutil.copyfile(image, images / f"extra{k}_{image.name}")
+            shutil.copyfile(label, labels / f"extra{k}_{label.name}")
+            added += 1
+    return {"datasets": len(datasets), "images": added}

@@ -41,10 +41,20 @@ class FitSettings:
     degrees: float = 0.0
     mosaic: float = 1.0
     init: str | None = None  # weights to start from (a .pt file); None trains from MODEL_CFG
+    # Or: MODEL_CFG seeded with every layer of these weights whose name and shape match (a model of another
+    # task or class count: the DOTA OBB model gives its backbone and neck, not its heads).
+    transfer: str | None = None
+    freeze: int = 0  # ultralytics `freeze`: the first N modules keep their initial weights
 
 
 def model_source(s: FitSettings) -> str:
     """What ultralytics builds the model from: our own weights file, or the architecture from scratch."""
+    if s.init is not None and s.transfer is not None:
+        raise ModelError("give initial weights to continue or to transfer from, not both")
+    if s.transfer is not None:
+        if not Path(s.transfer).is_file():
+            raise ModelError("weights to transfer from not found", s.transfer)
+        return MODEL_CFG
     if s.init is None:
         return MODEL_CFG
     if not Path(s.init).is_file():
@@ -77,7 +87,13 @@ def fit(data_yaml: Path, run_dir: Path, s: FitSettings) -> FitResult:
     started = time.perf_counter()
     model = YOLO(source)
     args: dict[str, Any] = asdict(s)
-    del args["threads"], args["init"]  # ours, not ultralytics arguments (used above)
+    del args["threads"], args["init"], args["transfer"]  # ours, not ultralytics arguments (used above)
+    if s.freeze == 0:
+        del args["freeze"]
+    if s.transfer is not None:
+        pretrained: str | bool = str(Path(s.transfer).resolve())
+    else:
+        pretrained = s.init is not None
     model.train(
         data=str(data_yaml),
         project=str(run_dir.parent.resolve()),
@@ -86,7 +102,7 @@ def fit(data_yaml: Path, run_dir: Path, s: FitSettings) -> FitResult:
         device="cpu",
         deterministic=True,
         # ultralytics drops a loaded checkpoint's weights unless this is set: whether `init` counts.
-        pretrained=s.init is not None,
+        pretrained=pretrained,
         amp=False,
         plots=False,
         verbose=False,

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.train.fit import FitSettings
+from pipeline.train.realdata import RealRecipe
 from pipeline.train.recipe import HELD_OUT_SEED, TRAIN_SEED, VAL_SEED, DatasetRecipe
 
 
@@ -31,6 +32,14 @@ class TrainPlan:
     workers: int = 2
     hard_negatives: float = 0.5  # tiles showing a rare look-alike, per tile with a target
     init: str | None = None  # start from these weights (a .pt) instead of from scratch
+    # Seed a fresh two-class model with every layer of these weights whose shape fits (another task's, e.g.
+    # DOTA's OBB model: backbone and neck), instead of continuing `init`.
+    transfer: str | None = None
+    freeze: int = 0  # the first N layers stay as initialised
+    real_root: str | None = None  # real scenery (../shared/real_aerial): negatives and composites
+    real_negatives: int = 600
+    composites: int = 600
+    extra: tuple[str, ...] = ()  # YOLO datasets to add to training (patrol export-training output)
     ship_to: str | None = None  # a models/ folder to write patrol-det.{pt,json,onnx} into
 
     @property
@@ -57,6 +66,18 @@ class TrainPlan:
             return replace(base, seed=HELD_OUT_SEED, flights=self.test_flights, rare_repeat=1)
         return base
 
+    def real_recipe(self) -> RealRecipe | None:
+        if self.real_root is None:
+            return None
+        return RealRecipe(
+            root=self.real_root,
+            gsd_m=self.gsd_m,
+            imgsz=self.imgsz,
+            negatives=self.real_negatives,
+            composites=self.composites,
+            seed=self.data_seed,
+        )
+
     def fit_settings(self) -> FitSettings:
         return FitSettings(
             epochs=self.epochs,
@@ -66,6 +87,8 @@ class TrainPlan:
             seed=self.seed,
             workers=self.workers,
             init=self.init,
+            transfer=self.transfer,
+            freeze=self.freeze,
         )
 
     def as_dict(self) -> dict[str, Any]:

@@ -106,3 +106,72 @@ def test_train_flow_builds_trains_evaluates_and_ships(
     start, after = first_conv(weights), first_conv(again["fit"]["last"])
     fresh = next(p for p in DetectionModel("yolov8n.yaml", nc=2, verbose=False).parameters() if p.ndim == 4)
     assert (after - start).abs().mean() < 0.2 * (fresh.detach() - start).abs().mean()
+
+
+REAL = Path(__file__).resolve().parents[2].parent / "shared" / "real_aerial"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not REAL.is_dir(), reason="the shared real scenery is not on this machine")
+def test_transfer_from_another_tasks_weights_with_real_scenery_and_exported_reviews(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--transfer seeds the backbone from a 15-class OBB model (DOTA's shape) and leaves the class heads new;
+    --real adds real negatives and composites; --extra adds an exported review dataset."""
+    import cv2
+    import numpy as np
+    import torch
+    from prefect.testing.utilities import prefect_test_harness
+    from ultralytics.nn.tasks import OBBModel
+
+    from flows.train import train_flow
+
+    monkeypatch.setenv("YOLO_CONFIG_DIR", str(tmp_path / "ultralytics"))
+    torch.manual_seed(3)
+    source = OBBModel("yolov8n-obb.yaml", nc=15, verbose=False)
+    obb = tmp_path / "obb.pt"
+    torch.save({"model": source, "train_args": {}}, obb)
+    exported = tmp_path / "export"
+    for kind in ("images", "labels"):
+        (exported / kind / "train").mkdir(parents=True)
+    cv2.imwrite(str(exported / "images" / "train" / "case1.jpg"), np.full((128, 128, 3), 90, np.uint8))
+    (exported / "labels" / "train" / "case1.txt").write_text("1 0.5 0.5 0.2 0.2\n")
+    plan = TrainPlan(
+        out_dir=str(tmp_path / "run"),
+        epochs=1,
+        imgsz=128,  # whole simulated targets to composite (at 64 px most are cut by a tile border)
+        flights=2,
+        frames_per_flight=1,
+        val_flights=1,
+        test_flights=1,
+        data_seed=72,
+        batch=8,
+        workers=1,
+        transfer=str(obb),
+        freeze=10,  # the backbone stays exactly as transferred
+        real_root=str(REAL),
+        real_negatives=6,
+        composites=6,
+        extra=(str(exported),),
+    )
+    assert (
+        "--transfer" in plan_command(plan)
+        and "--real" in plan_command(plan)
+        and "--extra" in plan_command(plan)
+    )
+    with prefect_test_harness():
+        summary = train_flow(plan, command="patrol train (test, transfer)")
+    assert summary["splits"]["real"]["negatives"] == 6 and summary["splits"]["real"]["composites"] == 6
+    assert summary["splits"]["extra"] == {"datasets": 1, "images": 1}
+    train_images = {
+        p.name.split("_")[0] for p in (tmp_path / "run" / "dataset" / "images" / "train").iterdir()
+    }
+    assert {"real", "comp", "extra0"} <= train_images
+    ckpt = torch.load(summary["fit"]["last"], map_location="cpu", weights_only=False)
+    trained = (ckpt["ema"] or ckpt["model"]).float().state_dict()
+    theirs = source.state_dict()
+    first = "model.0.conv.weight"
+    # Transferred and frozen: the source's values, to the fp16 the checkpoint stores.
+    assert torch.equal(trained[first], theirs[first].half().float())
+    head = [k for k in trained if k.startswith("model.22.cv3") and trained[k].ndim == 4][-1]
+    assert trained[head].shape[0] == 2 and theirs[head].shape[0] == 15  # the class head is new

@@ -1,0 +1,304 @@
+"""Real scenery in training: real aerial frames as negatives, and simulated targets composited into them.
+
+The simulator's world is flat-coloured; real hedges, gardens, red-tile roofs and farm sheds are what the first
+models boxed as garbage. So the training set also holds:
+  real_*   tiles of real frames (no target: empty label files), rescaled to the model's ground resolution;
+  comp_*   other real tiles with simulated targets pasted in (cut from the simulated training tiles by a soft
+           mask, their brightness pulled towards the background's, a cast shadow, then blur, sensor noise and
+           JPEG artefacts over the whole tile so the pasted pixels are not the only clean ones).
+
+What the real frames hold, and what we decided it is for our two classes (models/MODEL_CARD.md repeats it):
+  - wrapped white silage bales, corrugated farm sheds, houses, sheds beside houses, a pond, hedges, gardens,
+    fields (boruszyn, a Polish village): **not targets**. Bales are stored crop, the sheds are the farm's
+    legal buildings; nothing there is an add-on we could tell from the air.
+  - stacked pipes, concrete risers, soil heaps and tyre tracks on an active building site (caliterra):
+    **not targets**. Materials and spoil inside a permitted site are not 暴露垃圾; the bureau's case is waste
+    dumped outside such a site, which the thumbnails below show.
+  - the dump-site thumbnails (raven_thumbs): scattered waste is `garbage_pile`; they are only a validation
+    set (image-level labels in tests/data/real_thumbs_labels.json), never trained on.
+The native ground resolution of these frames is not in their metadata (a kite camera, a drone with only sea
+level altitude): it was estimated from objects of known size (farm sheds 60-80 m long; a 1.2 m concrete
+riser), and each frame is cut at a resolution drawn from the stated range, so an estimate's error becomes
+scale jitter instead of a bias.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from pipeline.errors import ModelError
+from pipeline.train.tiles import tile_origins
+
+GARBAGE = 1  # class index of garbage_pile (pipeline.simulate.world.CLASSES)
+
+
+@dataclass(frozen=True)
+class RealSource:
+    folder: str  # under the real scenery root (../shared/real_aerial)
+    gsd_m: tuple[float, float]  # native metres per pixel at the frame centre: the stated range
+    held_out: tuple[str, ...]  # frames kept for the false-alarm check, never trained on
+
+
+SOURCES = (
+    RealSource("boruszyn", (0.06, 0.10), ("img_4928.jpg", "img_4937.jpg")),
+    RealSource("caliterra", (0.004, 0.007), ("IMG_9417.jpg", "IMG_9426.jpg")),
+)
+
+
+@dataclass(frozen=True)
+class RealRecipe:
+    root: str  # the real scenery folder
+    gsd_m: float = 0.08
+    imgsz: int = 320
+    overlap: float = 0.2
+    negatives: int = 600  # real tiles with empty labels
+    composites: int = 600  # real tiles with pasted targets
+    per_tile: tuple[int, int] = (1, 3)  # targets pasted into one composite tile
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Crop:
+    cls: int
+    pixels: np.ndarray  # BGR, the target's box with a small margin
+    box: tuple[float, float, float, float]  # the target inside `pixels`
+    alpha: np.ndarray  # the object's own pixels (object_mask)
+
+
+def frames(root: Path, held_out: bool) -> list[tuple[Path, RealSource]]:
+    """The real frames to train on (held_out False) or to check false alarms on (held_out True)."""
+    out = []
+    for src in SOURCES:
+        folder = root / src.folder
+        if not folder.is_dir():
+            raise ModelError("real scenery folder not found", str(folder))
+        for path in sorted(folder.glob("*.jpg")):
+            if (path.name in src.held_out) == held_out:
+                out.append((path, src))
+    return out
+
+
+def rescaled(image: np.ndarray, native_gsd_m: float, target_gsd_m: float) -> np.ndarray:
+    factor = native_gsd_m / target_gsd_m
+    size = (max(1, round(image.shape[1] * factor)), max(1, round(image.shape[0] * factor)))
+    shrink = factor < 1.0
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+
+
+def cut(image: np.ndarray, size_px: int, overlap: float) -> list[np.ndarray]:
+    """Every whole `size_px` square of the image at the given overlap (grey-padded when it is smaller)."""
+    h, w = image.shape[:2]
+    if h < size_px or w < size_px:
+        pad = np.full((max(h, size_px), max(w, size_px), 3), 114, dtype=np.uint8)
+        pad[:h, :w] = image
+        image, h, w = pad, pad.shape[0], pad.shape[1]
+    return [
+        image[y : y + size_px, x : x + size_px]
+        for y in tile_origins(h, size_px, overlap)
+        for x in tile_origins(w, size_px, overlap)
+    ]
+
+
+def real_tiles(recipe: RealRecipe, rng: np.random.Generator) -> list[np.ndarray]:
+    """Tiles of every training frame, each frame at a resolution drawn from its source's stated range."""
+    tiles: list[np.ndarray] = []
+    for path, src in frames(Path(recipe.root), held_out=False):
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise ModelError("real frame cannot be read", str(path))
+        native = float(rng.uniform(*src.gsd_m))
+        tiles += cut(rescaled(image, native, recipe.gsd_m), recipe.imgsz, recipe.overlap)
+    return tiles
+
+
+def crops_from(images_dir: Path, labels_dir: Path, limit: int, rng: np.random.Generator) -> list[Crop]:
+    """Targets cut from simulated training tiles (their YOLO labels), a few pixels of margin around each."""
+    crops: list[Crop] = []
+    label_files = sorted(p for p in labels_dir.glob("s*.txt") if p.stat().st_size > 0)
+    order = rng.permutation(len(label_files)).tolist()
+    for i in order:
+        if len(crops) >= limit:
+            break
+        lab = label_files[i]
+        image = cv2.imread(str(images_dir / f"{lab.stem}.png"), cv2.IMREAD_COLOR)
+        if image is None:
+            continue
+        s = image.shape[0]
+        for line in lab.read_text().split("\n"):
+            if not line.strip():
+                continue
+            c, cx, cy, bw, bh = line.split()
+            x0, y0 = (float(cx) - float(bw) / 2) * s, (float(cy) - float(bh) / 2) * s
+            x1, y1 = x0 + float(bw) * s, y0 + float(bh) * s
+            if x0 < 1 or y0 < 1 or x1 > s - 1 or y1 > s - 1:
+                continue  # cut by the tile border: not a whole object
+            m = 3
+            a, b = max(0, int(x0) - m), max(0, int(y0) - m)
+            e, f = min(s, int(np.ceil(x1)) + m), min(s, int(np.ceil(y1)) + m)
+            pixels, inner = image[b:f, a:e].copy(), (x0 - a, y0 - b, x1 - a, y1 - b)
+            alpha = object_mask(pixels, inner, m)
+            if alpha is not None:
+                crops.append(Crop(int(c), pixels, inner, alpha))
+    return crops
+
+
+def object_mask(pixels: np.ndarray, box: tuple[float, float, float, float], margin: int) -> np.ndarray | None:
+    """The object's own pixels in a simulated crop, as a soft alpha: what differs from the ground around it
+    (the crop's margin), closed into its convex hull (sheds and heaps are convex from above). None when too
+    little of the box differs to trust the cut."""
+    px = pixels.astype(np.float32)
+    m = max(1, margin)
+    border = np.concatenate(
+        [px[:m].reshape(-1, 3), px[-m:].reshape(-1, 3), px[:, :m].reshape(-1, 3), px[:, -m:].reshape(-1, 3)]
+    )
+    ref = np.median(border, axis=0)
+    # The margin may catch a neighbour's edge: its median, not its extremes, says how textured the ground is.
+    spread = float(np.median(np.linalg.norm(border - ref, axis=1)))
+    differs = np.linalg.norm(px - ref, axis=2) > max(20.0, 3.0 * spread)
+    inside = np.zeros(differs.shape, dtype=bool)
+    x0, y0, x1, y1 = (round(v) for v in box)
+    inside[max(0, y0) : y1, max(0, x0) : x1] = True
+    points = np.argwhere(differs & inside)
+    if len(points) < 6:
+        return None
+    hull = cv2.convexHull(points[:, ::-1].astype(np.int32))
+    mask = np.zeros(differs.shape, dtype=np.float32)
+    cv2.fillConvexPoly(mask, hull, 1.0)
+    if mask[inside].mean() < 0.3:
+        return None
+    return cv2.GaussianBlur(mask, (0, 0), 0.7)
+
+
+def _transformed(crop: Crop, rng: np.random.Generator) -> Crop:
+    """A quarter turn, a flip and a scale jitter: exact for the box."""
+    pixels, alpha, (x0, y0, x1, y1) = crop.pixels, crop.alpha, crop.box
+    for _ in range(int(rng.integers(0, 4))):
+        w = pixels.shape[1]
+        pixels = np.ascontiguousarray(np.rot90(pixels))  # counter-clockwise: (x, y) -> (y, w - x)
+        alpha = np.ascontiguousarray(np.rot90(alpha))
+        x0, y0, x1, y1 = y0, w - x1, y1, w - x0
+    if rng.random() < 0.5:
+        w = pixels.shape[1]
+        pixels = np.ascontiguousarray(pixels[:, ::-1])
+        alpha = np.ascontiguousarray(alpha[:, ::-1])
+        x0, x1 = w - x1, w - x0
+    k = float(rng.uniform(0.85, 1.2))
+    size = (max(2, round(pixels.shape[1] * k)), max(2, round(pixels.shape[0] * k)))
+    kx, ky = size[0] / pixels.shape[1], size[1] / pixels.shape[0]
+    how = cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR
+    pixels, alpha = cv2.resize(pixels, size, interpolation=how), cv2.resize(alpha, size, interpolation=how)
+    return Crop(crop.cls, pixels, (x0 * kx, y0 * ky, x1 * kx, y1 * ky), alpha)
+
+
+def composite(
+    background: np.ndarray, crops: list[Crop], rng: np.random.Generator
+) -> tuple[np.ndarray, list[tuple[int, tuple[float, float, float, float]]]]:
+    """Paste the crops into a real tile; returns the tile and the pasted boxes (class, xyxy in tile px)."""
+    out = background.astype(np.float32)
+    size = out.shape[0]
+    sun = float(rng.uniform(0, 2 * np.pi))  # one light direction for the tile
+    taken: list[tuple[float, float, float, float]] = []
+    boxes: list[tuple[int, tuple[float, float, float, float]]] = []
+    for raw in crops:
+        crop = _transformed(raw, rng)
+        h, w = crop.pixels.shape[:2]
+        if h >= size or w >= size:
+            continue
+        for _ in range(20):
+            x, y = int(rng.integers(0, size - w)), int(rng.integers(0, size - h))
+            box = (x + crop.box[0], y + crop.box[1], x + crop.box[2], y + crop.box[3])
+            if not any(_overlaps(box, t) for t in taken):
+                break
+        else:
+            continue
+        alpha = crop.alpha[..., None]
+        region = out[y : y + h, x : x + w]
+        bg_mean = float(region.mean()) + 1.0
+        obj = crop.pixels.astype(np.float32)
+        obj_mean = float((obj * alpha).sum() / (alpha.sum() * 3 + 1e-6)) + 1.0
+        obj *= float(np.clip((bg_mean / obj_mean) ** 0.3, 0.75, 1.35))
+        # A cast shadow: the object's mask moved away from the sun, darkening what is behind it.
+        length = 0.15 * max(h, w)
+        dx, dy = round(-np.cos(sun) * length), round(-np.sin(sun) * length)
+        shift = np.array([[1, 0, dx], [0, 1, dy]], dtype=np.float32)
+        shadow = cv2.warpAffine(alpha[..., 0], shift, (w, h))[..., None] * (1 - alpha)
+        region *= 1 - float(rng.uniform(0.25, 0.45)) * shadow
+        region[:] = region * (1 - alpha) + obj * alpha
+        taken.append(box)
+        boxes.append((crop.cls, box))
+    sigma = float(rng.uniform(0.0, 0.7))
+    if sigma > 0.2:
+        out = np.asarray(cv2.GaussianBlur(out, (0, 0), sigma), dtype=np.float32)
+    out += rng.normal(0.0, float(rng.uniform(1.0, 3.0)), out.shape).astype(np.float32)
+    tile = np.clip(out, 0, 255).astype(np.uint8)
+    ok, jpeg = cv2.imencode(".jpg", tile, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(55, 91))])
+    if not ok:
+        raise ModelError("cannot encode a composite tile")
+    decoded = cv2.imdecode(jpeg, cv2.IMREAD_COLOR)
+    if decoded is None:
+        raise ModelError("cannot decode a composite tile")
+    return np.asarray(decoded), boxes
+
+
+def _overlaps(a: tuple[float, ...], b: tuple[float, ...], pad: float = 4.0) -> bool:
+    return not (a[2] + pad <= b[0] or b[2] + pad <= a[0] or a[3] + pad <= b[1] or b[3] + pad <= a[1])
+
+
+def yolo_line(cls: int, box: tuple[float, float, float, float], size: int) -> str:
+    x0, y0, x1, y1 = (v / size for v in box)
+    return f"{cls} {(x0 + x1) / 2:.6f} {(y0 + y1) / 2:.6f} {x1 - x0:.6f} {y1 - y0:.6f}"
+
+
+def build_real(out_dir: Path, split: str, recipe: RealRecipe) -> dict[str, Any]:
+    """Add real negatives and composites to a split the simulator already wrote (its targets are the
+    composites' source); done once per recipe, like the simulated splits."""
+    done = out_dir / f"recipe-real-{split}.json"
+    want = json.loads(json.dumps(asdict(recipe)))
+    if done.is_file() and json.loads(done.read_text()).get("recipe") == want:
+        return dict(json.loads(done.read_text())["summary"])
+    images, labels = out_dir / "images" / split, out_dir / "labels" / split
+    for old in [
+        *images.glob("real_*"),
+        *images.glob("comp_*"),
+        *labels.glob("real_*"),
+        *labels.glob("comp_*"),
+    ]:
+        old.unlink()
+    rng = np.random.default_rng([recipe.seed, 29])
+    tiles = real_tiles(recipe, rng)
+    order = rng.permutation(len(tiles)).tolist()
+    n_neg = min(recipe.negatives, len(tiles))
+    negatives = [tiles[i] for i in order[:n_neg]]
+    backgrounds = [tiles[i] for i in order[n_neg:]] or negatives
+    crops = crops_from(images, labels, 4 * recipe.composites, rng)
+    if recipe.composites and not crops:
+        raise ModelError("no simulated targets to composite (build the simulated split first)", str(labels))
+    for k, tile in enumerate(negatives):
+        cv2.imwrite(str(images / f"real_{k:05d}.png"), tile)
+        (labels / f"real_{k:05d}.txt").write_text("")
+    counts = [0, 0]
+    for k in range(recipe.composites):
+        bg = backgrounds[k % len(backgrounds)]
+        n = int(rng.integers(recipe.per_tile[0], recipe.per_tile[1] + 1))
+        chosen = [crops[int(i)] for i in rng.choice(len(crops), size=min(n, len(crops)), replace=False)]
+        tile, boxes = composite(bg, chosen, rng)
+        cv2.imwrite(str(images / f"comp_{k:05d}.png"), tile)
+        text = "".join(yolo_line(c, b, recipe.imgsz) + "\n" for c, b in boxes)
+        (labels / f"comp_{k:05d}.txt").write_text(text)
+        for c, _ in boxes:
+            counts[c] += 1
+    summary = {
+        "real_frames": len(frames(Path(recipe.root), held_out=False)),
+        "real_tiles_cut": len(tiles),
+        "negatives": n_neg,
+        "composites": recipe.composites,
+        "composited_boxes": {"illegal_construction": counts[0], "garbage_pile": counts[1]},
+    }
+    done.write_text(json.dumps({"recipe": want, "summary": summary}, indent=1))
+    return summary

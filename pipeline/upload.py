@@ -1,14 +1,16 @@
 """A flight folder into the inbox: check what arrived, copy it atomically, and write a manifest.
 
 Both the review app's upload page and `patrol upload` go through `receive_flight`. Files are judged by their
-content, not their names: JPEG and DNG/TIFF photos, MP4/MOV videos, DJI `.SRT` telemetry, and small text
-sidecars (`.json .geojson .txt .yaml .csv`). Anything else is left out and listed with the reason, so the
-drone team learns which files were unusable. The whole upload is refused when it is not a flight (no photo
-or video), when it breaks a limit, or when it looks like an attack (a name that climbs out of the folder, a
-link inside a zip, a zip that expands far beyond its size).
+content (`pipeline.filekinds`, the classifier ingest shares), not their names: JPEG photos, MP4/MOV videos,
+DJI `.SRT` telemetry, and small text sidecars (`.json .geojson .txt .yaml .csv`). Anything else — HEIC and
+DNG/TIFF photos included, which the pipeline does not process — is left out and listed with the reason, so
+the drone team learns which files were unusable. The whole upload is refused when it is not a flight (no
+photo or video), when it breaks a limit, or when it looks like an attack (a name that climbs out of the
+folder, a link inside a zip, a zip that expands far beyond its size: per entry, and over the whole archive).
 
-Everything is written into `INBOX/.staging-*` first and renamed into place at the end: the nightly run, which
-skips dot-folders, never sees half an upload, and a failure leaves nothing behind.
+Everything is written into `INBOX/.staging-<host>-<pid>-*` first and renamed into place at the end: the
+nightly run, which skips dot-folders, never sees half an upload, and a failure leaves nothing behind. A
+staging folder whose upload was killed is removed (and logged) when the next upload or the review app starts.
 """
 
 from __future__ import annotations
@@ -17,29 +19,29 @@ import contextlib
 import dataclasses
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
+import socket
 import stat
 import tempfile
+import time
 import unicodedata
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import IO
 
+from pipeline import filekinds
 from pipeline.errors import PipelineError
 
 MANIFEST_NAME = "upload-manifest.json"
 STAGING_PREFIX = ".staging-"
 _CHUNK = 1 << 20
-_HEAD = 64 * 1024
-_TAIL = 1024
-_SIDECARS = {".json", ".geojson", ".txt", ".yaml", ".yml", ".csv"}
-_SIDECAR_MAX = 16 << 20
 _MAX_DEPTH = 4
 
 
@@ -53,6 +55,12 @@ class UploadLimits:
     max_file_bytes: int = 8 << 30  # a 4K video of a long flight
     max_total_bytes: int = 40 << 30
     max_zip_ratio: float = 200.0  # uncompressed / compressed, per zip entry; JPEGs barely compress at all
+    # uncompressed / archive size over a whole zip, every entry counted, however small: a flight's photos and
+    # videos barely compress, so a zip that expands 20 times holds no flight (300 entries of 1 MiB of zeros)
+    max_archive_ratio: float = 20.0
+    # a `.staging-*` folder left by an upload that died (killed, power cut) is removed after this long, or at
+    # once when the process that made it on this machine is gone
+    stale_staging_s: float = 24 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -138,35 +146,28 @@ def _strip_common_top(names: list[str]) -> str | None:
 
 # --- content --------------------------------------------------------------------------------------
 
+# The classifier's kinds as the manifest names them.
+_UPLOAD_KINDS = {
+    filekinds.JPEG: "image",
+    filekinds.VIDEO: "video",
+    filekinds.TELEMETRY: "telemetry",
+    filekinds.TEXT: "sidecar",
+}
 
-def sniff(name: str, head: bytes, tail: bytes, size: int) -> tuple[str | None, str]:
-    """(kind, reason): what the bytes are, or None and why they are not usable in a flight."""
-    suffix = PurePosixPath(name).suffix.lower()
-    if size == 0:
-        return None, "empty file"
-    if head.startswith(b"\xff\xd8\xff"):
-        if b"\xff\xd9" not in tail:
-            return None, "JPEG without its end marker: the file is truncated"
-        return "image", ""
-    if head[:4] in (b"II*\x00", b"MM\x00*"):
-        return "image", ""  # DNG / TIFF
-    if head[4:8] == b"ftyp":
-        return "video", ""
-    if head.startswith(b"PK\x03\x04"):
+
+def sniff(name: str, path: Path) -> tuple[str | None, str]:
+    """(kind, reason): what the staged file at `path` is for a flight (image, video, telemetry, sidecar or
+    zip), by the shared classifier in `pipeline.filekinds`; or None and why it is not usable."""
+    found = filekinds.classify_file(path, name)
+    if found.kind == filekinds.ZIP:
         return "zip", ""
-    if suffix == ".srt" or suffix in _SIDECARS:
-        try:
-            text = head.decode("utf-8-sig") if size <= _HEAD else head[: _HEAD - 4].decode("utf-8-sig")
-        except UnicodeDecodeError:
-            return None, f"{suffix} file that is not UTF-8 text"
-        if suffix == ".srt":
-            return ("telemetry", "") if "-->" in text else (None, "not DJI .SRT telemetry")
-        if size > _SIDECAR_MAX:
-            return None, "text side file larger than 16 MiB"
-        return "sidecar", ""
+    if found.kind == filekinds.PNG:
+        return None, "PNG pictures are not drone photos this pipeline reads: upload the camera's JPEGs"
+    if found.kind in _UPLOAD_KINDS:
+        return _UPLOAD_KINDS[found.kind], ""
     if name.rsplit("/", 1)[-1].startswith("."):
         return None, "hidden file"
-    return None, "not a photo, video or telemetry file"
+    return None, found.reason
 
 
 @dataclass
@@ -190,8 +191,8 @@ class _Stager:
             return
         target = self.root / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        size, digest, head, tail = self._copy(rel, src, target, declared)
-        kind, reason = sniff(rel, head, tail, size)
+        size, digest = self._copy(rel, src, target, declared)
+        kind, reason = sniff(rel, target)
         if kind == "zip" and not in_zip:
             try:
                 self.expand(rel, target)
@@ -206,11 +207,9 @@ class _Stager:
             return
         self.stored[rel] = StoredFile(rel, kind, size, digest)
 
-    def _copy(
-        self, rel: str, src: IO[bytes], target: Path, declared: int | None
-    ) -> tuple[int, str, bytes, bytes]:
+    def _copy(self, rel: str, src: IO[bytes], target: Path, declared: int | None) -> tuple[int, str]:
         digest = hashlib.sha256()
-        size, head, tail = 0, b"", b""
+        size = 0
         # O_EXCL: a name that lands on an existing file (case-folding file systems) never overwrites it.
         with target.open("xb") as out:
             while chunk := src.read(_CHUNK):
@@ -222,12 +221,9 @@ class _Stager:
                     raise UploadError(f"the upload is larger than {self.limits.max_total_bytes} bytes")
                 if declared is not None and size > declared:
                     raise UploadError("a zip entry expands beyond its declared size", rel)
-                if len(head) < _HEAD:
-                    head += chunk[: _HEAD - len(head)]
-                tail = (tail + chunk)[-_TAIL:]
                 digest.update(chunk)
                 out.write(chunk)
-        return size, digest.hexdigest(), head, tail
+        return size, digest.hexdigest()
 
     def expand(self, rel: str, archive: Path) -> None:
         try:
@@ -236,7 +232,7 @@ class _Stager:
             raise UploadError(f"not a readable zip: {err}", rel) from err
         with zf:
             members = [i for i in zf.infolist() if not i.is_dir()]
-            self._check_zip(rel, members)
+            self._check_zip(rel, members, archive.stat().st_size)
             names = [safe_name(i.filename) for i in members]
             top = _strip_common_top(names)
             for info, name in zip(members, names, strict=True):
@@ -249,12 +245,18 @@ class _Stager:
                     (self.root / name).unlink(missing_ok=True)
                     self.refused.append(RefusedFile(name, f"unreadable zip entry: {err}"))
 
-    def _check_zip(self, rel: str, members: list[zipfile.ZipInfo]) -> None:
+    def _check_zip(self, rel: str, members: list[zipfile.ZipInfo], archive_bytes: int) -> None:
         if len(members) + self.count > self.limits.max_files:
             raise UploadError(f"more than {self.limits.max_files} files in one upload", rel)
         declared = sum(i.file_size for i in members)
         if declared + self.total_bytes > self.limits.max_total_bytes:
             raise UploadError(f"expands to {declared} bytes, over the upload limit", rel)
+        if declared > self.limits.max_archive_ratio * max(archive_bytes, 1):
+            raise UploadError(
+                f"expands to {declared} bytes, {declared / max(archive_bytes, 1):.0f} times its size: "
+                "refused as a decompression bomb",
+                rel,
+            )
         for info in members:
             safe_name(info.filename)  # zip-slip: raises before anything is extracted
             if stat.S_ISLNK(info.external_attr >> 16):
@@ -315,7 +317,8 @@ def receive_flight(
         names = [n.split("/", 1)[1] for n in names]
     label = label.strip() or (top or "flight")
     inbox.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=inbox))
+    clean_stale_staging(inbox, limits.stale_staging_s)
+    staging = Path(tempfile.mkdtemp(prefix=_staging_prefix(), dir=inbox))
     try:
         stager = _Stager(staging, limits)
         for item, name in zip(items, names, strict=True):
@@ -345,6 +348,66 @@ def _reading(item: IncomingFile) -> Iterator[IO[bytes]]:
             yield src
     except OSError as err:
         raise UploadError(f"cannot read: {err.strerror or err}", item.name) from err
+
+
+# --- staging left behind ----------------------------------------------------------------------------
+
+
+def _staging_prefix() -> str:
+    """`.staging-<host>-<pid>-`: whoever finds the folder later can tell whether its maker still runs."""
+    host = re.sub(r"[^0-9A-Za-z]+", "", socket.gethostname())[:32] or "host"
+    return f"{STAGING_PREFIX}{host}-{os.getpid()}-"
+
+
+def _maker_gone(name: str) -> bool:
+    """Whether the folder was made by a process of this machine that no longer runs."""
+    host = re.sub(r"[^0-9A-Za-z]+", "", socket.gethostname())[:32] or "host"
+    found = re.match(rf"^{re.escape(STAGING_PREFIX)}{re.escape(host)}-(\d+)-", name)
+    if found is None:
+        return False  # another machine's (a shared inbox), or the older unnamed form: judged by age only
+    try:
+        os.kill(int(found.group(1)), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OverflowError, ValueError):
+        return False
+    return False
+
+
+def _last_written(folder: Path) -> float:
+    newest = folder.lstat().st_mtime
+    for path in folder.rglob("*"):
+        with contextlib.suppress(OSError):
+            newest = max(newest, path.lstat().st_mtime)
+    return newest
+
+
+def clean_stale_staging(inbox: Path, max_age_s: float, *, now: float | None = None) -> list[str]:
+    """Remove the `.staging-*` folders of uploads that died: made by a process of this machine that is gone,
+    or untouched for `max_age_s`. Each removal is logged; returns the folder names removed."""
+    removed: list[str] = []
+    if not inbox.is_dir():
+        return removed
+    now = time.time() if now is None else now
+    for folder in sorted(inbox.iterdir()):
+        if not folder.name.startswith(STAGING_PREFIX) or folder.is_symlink() or not folder.is_dir():
+            continue
+        try:
+            age = now - _last_written(folder)
+        except OSError:
+            continue  # removed meanwhile by another cleaner
+        gone = _maker_gone(folder.name)
+        if not gone and age < max_age_s:
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        why = "its upload process is gone" if gone else f"untouched for {age / 3600:.1f} h"
+        _log().warning("removed stale upload staging folder %s (%s)", folder, why)
+        removed.append(folder.name)
+    return removed
+
+
+def _log() -> logging.Logger:
+    return logging.getLogger("patrol.upload")
 
 
 def read_manifests(inbox: Path) -> list[dict[str, object]]:

@@ -20,6 +20,7 @@ from pipeline.review.i18n import COOKIE as LANG_COOKIE
 from pipeline.review.i18n import LANGS, pick_lang, translator
 from pipeline.review.security import COOKIE, LoginLimiter, new_session, sign, unsign
 from pipeline.review.web import make_templates, render
+from pipeline.upload import UploadLimits, clean_stale_staging
 
 STATIC = Path(__file__).with_name("static")
 _MACHINE_PREFIXES = ("/api/", "/open311/", "/openapi.json")
@@ -145,6 +146,7 @@ def create_app(
     app.state.sessions = sessions
     app.state.templates = make_templates()
     app.state.limiter = LoginLimiter(config.login_max_failures, config.login_window_s)
+    clean_stale_staging(config.inbox, UploadLimits().stale_staging_s)  # uploads a killed app left behind
     _install_middleware(app)
     _install_errors(app)
     max_files = config.max_upload_files

@@ -214,3 +214,77 @@ def test_oversized_requests_are_cut_off(world: World) -> None:
     client = TestClient(create_app(world.settings, small))
     r = client.post("/api/uploads", files=[("files", ("a.jpg", JPEG, "image/jpeg"))])
     assert r.status_code == 413
+
+
+_SLOW_UPLOAD = """
+import io, sys, time
+from pathlib import Path
+from pipeline.upload import IncomingFile, receive_flight
+
+class Slow(io.RawIOBase):
+    def __init__(self): self.sent = False
+    def readable(self): return True
+    def readinto(self, buf):
+        if self.sent:
+            time.sleep(3600)  # killed here, with the staging folder half written
+        self.sent = True
+        buf[:4] = b"\\xff\\xd8\\xff\\xe0"
+        return 4
+
+receive_flight([IncomingFile("DJI_0001.JPG", lambda: io.BufferedReader(Slow()))], Path(sys.argv[1]),
+               label="x", uploaded_by="p")
+"""
+
+
+def test_a_killed_upload_leaves_staging_that_the_next_start_removes(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from pipeline.upload import STAGING_PREFIX, _staging_prefix, clean_stale_staging
+
+    inbox = tmp_path / "inbox"
+    proc = subprocess.Popen([sys.executable, "-c", _SLOW_UPLOAD, str(inbox)], cwd=Path(__file__).parents[2])
+    deadline = time.monotonic() + 60
+    while not (inbox.is_dir() and any(p.name.startswith(STAGING_PREFIX) for p in inbox.iterdir())):
+        assert proc.poll() is None and time.monotonic() < deadline, "the upload did not start"
+        time.sleep(0.05)
+    time.sleep(0.3)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    left = [p for p in inbox.iterdir() if p.name.startswith(STAGING_PREFIX)]
+    assert len(left) == 1 and str(proc.pid) in left[0].name
+    # a staging folder of this (live) process, and another machine's that is still fresh, are kept
+    mine = inbox / f"{_staging_prefix()}live"
+    theirs = inbox / f"{STAGING_PREFIX}otherhost-1-fresh"
+    old = inbox / f"{STAGING_PREFIX}otherhost-2-old"
+    for folder in (mine, theirs, old):
+        folder.mkdir()
+    os.utime(old, (time.time() - 2 * 86400, time.time() - 2 * 86400))
+    with caplog.at_level(logging.WARNING, logger="patrol.upload"):
+        report = receive_flight([item("a.jpg", JPEG)], inbox, label="x", uploaded_by="p")
+    assert not left[0].exists() and not old.exists() and mine.exists() and theirs.exists()
+    assert "stale upload staging folder" in caplog.text and left[0].name in caplog.text
+    assert "process is gone" in caplog.text and "untouched for 48" in caplog.text
+    assert Path(report.path).is_dir()
+    assert clean_stale_staging(inbox, 3600.0, now=time.time() + 7200) == sorted([mine.name, theirs.name])
+
+
+def test_the_review_app_removes_stale_staging_when_it_starts(world: World) -> None:
+    import os
+    import time
+
+    from pipeline.review.app import create_app
+    from pipeline.upload import STAGING_PREFIX
+
+    old = world.inbox / f"{STAGING_PREFIX}elsewhere-7-old"
+    old.mkdir(parents=True)
+    os.utime(old, (time.time() - 3 * 86400, time.time() - 3 * 86400))
+    app = create_app(world.settings, world.config)
+    app.state.sessions.kw["bind"].dispose()
+    assert not old.exists()

@@ -1,9 +1,25 @@
-"""Files the pages show (evidence crops, full frames) come only from under the data root."""
+"""Files the pages show (evidence crops, full frames) come only from under the data root, and only as
+pictures or videos.
+
+What a file is served as is decided by its bytes (`pipeline.filekinds`), never by its name or a 4-byte sniff:
+a JPEG, PNG, MP4 or MOV is shown inline as that type; anything else (a text side file, an HTML or script
+polyglot a pilot uploaded) only as an `application/octet-stream` download. Every answer also carries
+`nosniff` and a sandboxing Content-Security-Policy, so even a file opened directly runs no script with the
+app's origin.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from urllib.parse import quote
+
+from fastapi.responses import FileResponse
+
+from pipeline.filekinds import OCTET, classify_file
+
+# No script, no plugin, no form, no same-origin access, even for a document opened directly from /files/;
+# pictures and videos still show (they are the document itself).
+FILES_CSP = "sandbox; default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'"
 
 
 def under_root(data_root: Path, stored: str | None) -> Path | None:
@@ -31,3 +47,16 @@ def file_url(data_root: Path, stored: str | None) -> str | None:
     if target is None:
         return None
     return "/files/" + quote(target.relative_to(data_root.resolve()).as_posix())
+
+
+def serve_file(target: Path) -> FileResponse:
+    """The answer for a file under the data root: inline only when its content is a picture or video."""
+    found = classify_file(target)
+    headers = {
+        "Cache-Control": "private, max-age=3600",
+        "Content-Security-Policy": FILES_CSP,
+        "X-Content-Type-Options": "nosniff",
+    }
+    if found.inline:
+        return FileResponse(target, media_type=found.media_type, headers=headers)
+    return FileResponse(target, media_type=OCTET, headers=headers, filename=target.name)

@@ -6,7 +6,7 @@ import json
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
-from fastapi.responses import FileResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
 from pipeline import geo
@@ -18,7 +18,7 @@ from pipeline.errors import CaseError
 from pipeline.review import queries
 from pipeline.review.actions import ActionForbidden, ActionRequest, act
 from pipeline.review.auth import RANK, PilotViewer, ReviewerViewer, csrf_protect, db, require
-from pipeline.review.files import file_url, under_root
+from pipeline.review.files import file_url, serve_file, under_root
 from pipeline.review.filters import queue_filter, status_param
 from pipeline.review.i18n import translator
 from pipeline.review.security import new_session
@@ -214,7 +214,7 @@ def router(max_files: int) -> APIRouter:
         target = under_root(request.app.state.settings.data_root, rel)
         if target is None or rel.startswith("/"):
             raise HTTPException(404, "err.404")
-        return FileResponse(target, headers={"Cache-Control": "private, max-age=3600"})
+        return serve_file(target)
 
     return r
 

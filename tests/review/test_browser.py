@@ -7,6 +7,7 @@ These tests fail when no browser starts; PATROL_SKIP_BROWSER_TESTS=1 skips them 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -160,3 +161,37 @@ def test_english_pages(browser: Any, base_url: str) -> None:
     page.goto("/queue?lang=en")
     assert page.locator("h1").first.inner_text().startswith("Case queue")
     assert Path(SHOTS).is_dir()
+
+
+def test_an_uploaded_polyglot_runs_no_script_for_an_admin(browser: Any, base_url: str, world: World) -> None:
+    """Issue 11's stored XSS: an HTML/JS file whose bytes 4-8 read `ftyp`, opened by an admin from /files/."""
+    from playwright.sync_api import Error
+
+    from tests.review import badfiles as bf
+
+    folder = world.data_root / "uploads" / f"xss-{os.getpid()}-{time.monotonic_ns()}"
+    folder.mkdir(parents=True)
+    (folder / "report.html").write_bytes(bf.HTML_POLYGLOT)
+    (folder / "report.js").write_bytes(bf.JS_POLYGLOT)
+    (folder / "DJI_0001.JPG").write_bytes(bf.JPEG)
+    rel = folder.relative_to(world.data_root).as_posix()
+    page = _page(browser, base_url)
+    _sign_in_with_keys(page, "adm1")
+    for name in ("report.html", "report.js"):
+        # a download, not a page: the navigation is aborted
+        with page.expect_download() as download, contextlib.suppress(Error):
+            page.goto(f"/files/{rel}/{name}")
+        assert download.value.suggested_filename == name
+    # the same file pulled into a page of the app's origin as a script does not run either (nosniff)
+    page.goto("/users")
+    page.evaluate(
+        """(src) => new Promise((done) => { const s = document.createElement('script'); s.src = src;
+        s.onload = s.onerror = () => done(); document.head.appendChild(s); })""",
+        f"/files/{rel}/report.js",
+    )
+    page.wait_for_timeout(500)
+    users = page.evaluate("() => fetch('/api/users').then((r) => r.json())")
+    assert "mallory" not in [u["name"] for u in users] and page.title() != "pwned"
+    # a real photo still shows when opened directly, under the sandboxing policy
+    page.goto(f"/files/{rel}/DJI_0001.JPG")
+    assert page.evaluate("() => document.images.length && document.images[0].naturalWidth") > 0

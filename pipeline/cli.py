@@ -54,8 +54,10 @@ def _is_telemetry(path: Path) -> bool:
 
 
 def cmd_meta(args: argparse.Namespace) -> int:
+    from pipeline.config import load_settings
     from pipeline.metadata import read_image_meta, read_srt
 
+    max_pixels = load_settings().max_pixels
     failed = 0
     for name in args.files:
         path = Path(name)
@@ -65,7 +67,7 @@ def cmd_meta(args: argparse.Namespace) -> int:
                 for entry in entries:
                     _print_record({"path": str(path), **entry.as_dict()}, args.json)
             else:
-                _print_record(_meta_record(read_image_meta(path)), args.json)
+                _print_record(_meta_record(read_image_meta(path, max_pixels)), args.json)
         except PipelineError as err:
             failed += 1
             _fail(str(err))

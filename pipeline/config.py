@@ -12,6 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_VAR_DIR = Path("var")
+# Frames declaring more pixels than this are refused by their header, before decoding (a 674-byte JPEG can
+# declare 20000 x 20000). The largest drone cameras make about 100-150 MP frames (Phase One iXM-100/-GS120);
+# 200 MP decodes to 600 MB of BGR pixels, which a worker can hold.
+DEFAULT_MAX_PIXELS = 200_000_000
 
 
 def default_db_url(var_dir: Path = DEFAULT_VAR_DIR) -> str:
@@ -30,6 +34,7 @@ class Settings:
     local_tz: str = "Asia/Shanghai"  # the zone of capture times that carry no offset
     closed_seen_again: str = "new_linked"  # or "reopen": what a sighting of a closed case does
     lease_s: int = 900  # how long a reviewer's claim on a case lasts
+    max_pixels: int = DEFAULT_MAX_PIXELS  # frames declaring more are refused unread (PATROL_MAX_PIXELS)
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -46,4 +51,20 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         local_tz=env.get("PATROL_LOCAL_TZ", "Asia/Shanghai"),
         closed_seen_again=env.get("PATROL_CLOSED_SEEN_AGAIN", "new_linked"),
         lease_s=int(env.get("PATROL_LEASE_S", "900")),
+        max_pixels=_positive_int(env, "PATROL_MAX_PIXELS", DEFAULT_MAX_PIXELS),
     )
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw.replace("_", ""))
+    except ValueError:
+        value = 0
+    if value <= 0:
+        from pipeline.errors import PipelineError
+
+        raise PipelineError(f"{name} must be a positive whole number, not {raw!r}")
+    return value

@@ -23,6 +23,16 @@ class TelemetryError(MetadataError):
     """A telemetry (.SRT) file holds no usable entry."""
 
 
+class FrameError(PipelineError):
+    """A frame's own bytes cannot be used (undecodable, no pixels, too many pixels): the final verdict on
+    that frame. Anything else that stops a frame (the model, the disk, the database) is not the frame's fault
+    and must never be recorded as its result."""
+
+
+class PixelLimitError(FrameError, MetadataError):
+    """An image's header declares more pixels than the configured limit: refused before any decoding."""
+
+
 class GeoreferenceError(PipelineError):
     """A pixel has no ground point, or the pose needed for it is missing."""
 

@@ -13,14 +13,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.errors import MetadataError
+from pipeline.config import DEFAULT_MAX_PIXELS
+from pipeline.errors import MetadataError, PixelLimitError
 from pipeline.metadata import jpeg
 from pipeline.metadata.exif import ExifFields, exif_fields, read_tags
+from pipeline.metadata.pixels import check_size
 from pipeline.metadata.xmp import XmpFields, parse_xmp
 from pipeline.types import ImageMeta
 
 MAX_READ_BYTES = 64 * 1024 * 1024  # metadata sits at the front; a bigger file is read only this far
-MAX_PIXELS = 250_000_000  # above this we report the size but warn that decoding it is unsafe
 POSITION_DISAGREEMENT_M = 50.0
 
 
@@ -58,7 +59,7 @@ def _other_image_size(data: bytes, path: str) -> tuple[int, int]:
             with Image.open(io.BytesIO(data)) as image:
                 return image.size
     except Image.DecompressionBombError:
-        raise MetadataError("image header claims a decompression-bomb size", path) from None
+        raise PixelLimitError("image header declares a decompression-bomb size: not decoded", path) from None
     # ImportError too: an imported ultralytics patches Image.open to import pi_heif on unknown files (see
     # pipeline.detect.offline); whatever Pillow's opener raises, the answer is the same.
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, ImportError) as exc:
@@ -96,8 +97,11 @@ def _merge_position(ex: ExifFields, xm: XmpFields, problems: list[str]) -> tuple
     return lat, lon
 
 
-def image_meta_from_bytes(data: bytes, path: str, whole_file: bool = True) -> ImageMeta:
-    """Pure: the metadata of an image given its bytes (or its first MAX_READ_BYTES)."""
+def image_meta_from_bytes(
+    data: bytes, path: str, whole_file: bool = True, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> ImageMeta:
+    """Pure: the metadata of an image given its bytes (or its first MAX_READ_BYTES). PixelLimitError (a
+    MetadataError) when its header declares more than `max_pixels`: such a file is refused, not described."""
     if not data:
         raise MetadataError("empty file (0 bytes)", path)
     problems: list[str] = []
@@ -116,8 +120,8 @@ def image_meta_from_bytes(data: bytes, path: str, whole_file: bool = True) -> Im
     else:
         width, height = _other_image_size(data, path)
         xmp_packet = jpeg.find_xmp_anywhere(data)
-    if width and height and width * height > MAX_PIXELS:
-        problems.append(f"image is {width}x{height}: too large to decode safely")
+    if width and height:
+        check_size(width, height, path, max_pixels)
 
     try:
         ex = exif_fields(read_tags(data))
@@ -161,21 +165,22 @@ def image_meta_from_bytes(data: bytes, path: str, whole_file: bool = True) -> Im
     )
 
 
-def read_image_meta(path: str | Path) -> ImageMeta:
-    """Metadata of one photo. Raises MetadataError (naming the file) only for a file that is not an image."""
+def read_image_meta(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageMeta:
+    """Metadata of one photo. Raises MetadataError (naming the file) only for a file that is not an image,
+    or one whose header declares more than `max_pixels` (PixelLimitError)."""
     p = Path(path)
     if p.is_dir():
         raise MetadataError("is a directory", str(p))
     data, whole = _read_prefix(p)
-    return image_meta_from_bytes(data, str(p), whole_file=whole)
+    return image_meta_from_bytes(data, str(p), whole_file=whole, max_pixels=max_pixels)
 
 
-def read_many(paths: Iterable[str | Path]) -> list[MetaResult]:
+def read_many(paths: Iterable[str | Path], max_pixels: int = DEFAULT_MAX_PIXELS) -> list[MetaResult]:
     """Per-file results, in order; a file that cannot be read gives an error line, not an exception."""
     results: list[MetaResult] = []
     for path in paths:
         try:
-            results.append(MetaResult(str(path), read_image_meta(path)))
+            results.append(MetaResult(str(path), read_image_meta(path, max_pixels)))
         except MetadataError as exc:
             results.append(MetaResult(str(path), None, str(exc)))
     return results

@@ -155,7 +155,11 @@ def test_truncated_before_frame_header(tmp_path: Path, build_jpeg: Callable[...,
     assert any("no frame header" in p for p in meta.problems)
 
 
-def test_decompression_bomb_header_is_not_decoded(tmp_path: Path, build_jpeg: Callable[..., bytes]) -> None:
+def test_decompression_bomb_header_is_refused_unread(
+    tmp_path: Path, build_jpeg: Callable[..., bytes]
+) -> None:
+    from pipeline.errors import PixelLimitError
+
     data = bytearray(build_jpeg(size=(64, 48)))
     sof = data.index(b"\xff\xc0")
     data[sof + 5 : sof + 9] = (30000).to_bytes(2, "big") + (30000).to_bytes(2, "big")
@@ -163,13 +167,15 @@ def test_decompression_bomb_header_is_not_decoded(tmp_path: Path, build_jpeg: Ca
     path.write_bytes(bytes(data))
     tracemalloc.start()
     try:
-        meta = read_image_meta(path)
+        with pytest.raises(PixelLimitError) as caught:
+            read_image_meta(path)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert (meta.width, meta.height) == (30000, 30000)
-    assert any("too large to decode safely" in p for p in meta.problems)
+    assert str(caught.value).startswith(f"{path}: image declares 30000x30000 (900 MP), over the 200 MP limit")
+    assert "\n" not in str(caught.value)
     assert peak < 20 * 1024 * 1024  # decoding would need 2.7 GB
+    assert read_image_meta(path, max_pixels=10**9).width == 30000  # a raised limit describes it
 
 
 @pytest.mark.parametrize(

@@ -1,11 +1,18 @@
 """A flight folder -> the frames to look at: small descriptors first, pixels only when a frame is processed.
 
-`plan_flight` lists a folder's photos and, for each video with its DJI `.SRT`, the frames worth looking at:
-a video holds 25-60 frames a second, and consecutive frames see almost the same ground, so frames are sampled
-by the ground distance travelled (from the telemetry), such that consecutive samples overlap by a set share of
-their along-track footprint. Each sampled frame carries its pose interpolated from the SRT entries around its
-timestamp. `load_frame` turns one descriptor into pixels + camera; `VideoReader` reads a video's frames in
-order, one at a time, so a flight is streamed and never held in memory.
+The one ingest: `patrol process`, `evaluate`, `calibrate`, `detect`, the benches and the demo all get their
+frames from `plan_flight` and their pixels and cameras from `load_frame`; they differ only in the sampling.
+
+`plan_flight` lists a folder's photos and, for each video with its DJI `.SRT`, the frames to look at: every
+frame (`SAMPLE_EVERY`, for evaluation against truth), or (`SAMPLE_DISTANCE`, production) frames sampled by
+the ground distance travelled (from the telemetry), such that consecutive samples overlap by a set share of
+their along-track footprint: a video holds 25-60 frames a second and consecutive frames see almost the same
+ground. A video frame's pose always comes from the telemetry *by time*: interpolated between the SRT entries
+around the frame's timestamp (index / fps), never "entry k for frame k" (real DJI aircraft write 1 Hz SRTs
+beside 30 fps video). Frames outside the telemetry's time span (beyond half a block of its first and last
+entries) get no pose from it and are not planned; the plan says so. `load_frame` turns one descriptor into
+pixels + camera, refusing a picture whose header declares more than `max_pixels` before decoding it;
+`VideoReader` reads a video's frames in order, one at a time, so a flight is streamed, never held in memory.
 
 Descriptors are frozen and small (paths, hashes, metadata): they cross process boundaries (Prefect tasks,
 Dask workers) cheaply, and the file hash in them is what the processed-frame record is keyed by.
@@ -24,7 +31,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipeline import geo
-from pipeline.errors import GeoreferenceError, MetadataError, PipelineError
+from pipeline.config import DEFAULT_MAX_PIXELS
+from pipeline.errors import FrameError, GeoreferenceError, MetadataError, PipelineError, PixelLimitError
 from pipeline.types import CameraView, ImageMeta, Intrinsics, SrtEntry
 
 if TYPE_CHECKING:
@@ -35,6 +43,12 @@ VIDEO_SUFFIXES = frozenset({".mp4", ".mov"})
 # Side files an upload or the simulator leaves beside the media: not frames, and not worth a warning.
 QUIET_SUFFIXES = frozenset({".srt", ".json", ".geojson", ".txt", ".yaml", ".yml", ".csv"})
 _HASH_CHUNK = 1 << 20
+SAMPLE_DISTANCE = "distance"  # video frames sampled by ground distance (production)
+SAMPLE_EVERY = "every"  # every video frame (evaluation, calibration, benches)
+# Part of every processed-frame key: bumped when what a record means changes, so old records are not reused.
+# 2: the telemetry's hash is in the key; only a frame's own faults are ever recorded as failures.
+KEY_SCHEMA = 2
+MAX_HOLD_MS = 500.0  # a pose is held at most this far before the first / after the last telemetry block
 
 
 @dataclass(frozen=True)
@@ -42,12 +56,20 @@ class IngestSettings:
     overlap: float = 0.8  # share of the along-track footprint consecutive video samples have in common
     max_gap_s: float = 10.0  # a sample at least this often, even hovering (the gimbal may turn meanwhile)
     max_distance_m: float = 300.0  # oblique footprints are cut off here (as detection's search range)
+    sampling: str = SAMPLE_DISTANCE  # or SAMPLE_EVERY
+    max_pixels: int = DEFAULT_MAX_PIXELS  # a frame declaring more is refused before decoding
 
     def check(self) -> None:
         if not 0.0 <= self.overlap < 1.0:
             raise PipelineError(f"video overlap must be in [0, 1), not {self.overlap:g}")
         if self.max_gap_s <= 0 or self.max_distance_m <= 0:
             raise PipelineError("max_gap_s and max_distance_m must be positive")
+        if self.sampling not in (SAMPLE_DISTANCE, SAMPLE_EVERY):
+            raise PipelineError(
+                f"sampling must be {SAMPLE_DISTANCE!r} or {SAMPLE_EVERY!r}, not {self.sampling!r}"
+            )
+        if self.max_pixels <= 0:
+            raise PipelineError("max_pixels must be positive")
 
 
 @dataclass(frozen=True)
@@ -63,6 +85,7 @@ class FrameRef:
     time_ms: float | None = None  # position in the video
     meta: ImageMeta | None = None  # a video frame's interpolated telemetry; photos read theirs when loaded
     why_no_meta: str = ""
+    telemetry_sha256: str | None = None  # the .SRT a video frame's pose came from
 
     @property
     def label(self) -> str:
@@ -74,8 +97,12 @@ class FrameRef:
         return self.frame_index is not None
 
     def key(self, model_version: str) -> str:
-        """The processed-frame key: same bytes, same frame, same model and settings -> same key."""
-        text = f"{self.file_sha256}#{self.frame_index}\0{model_version}"
+        """The processed-frame key: same bytes, same frame, same telemetry, same model and settings -> same
+        key. A corrected .SRT gives new keys, so its poses take effect on the next run."""
+        text = (
+            f"{KEY_SCHEMA}\0{self.file_sha256}#{self.frame_index}\0{self.telemetry_sha256 or ''}"
+            f"\0{model_version}"
+        )
         return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -84,7 +111,8 @@ class FlightPlan:
     flight_id: str
     folder: str
     frames: tuple[FrameRef, ...]
-    skipped: tuple[tuple[str, str], ...] = field(default=())  # (file, reason): nothing of it is processed
+    # (file, reason): a file nothing of which is processed, or a video some of whose frames are not
+    skipped: tuple[tuple[str, str], ...] = field(default=())
 
 
 @dataclass(frozen=True)
@@ -113,11 +141,17 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def photo_ref(path: Path, flight_id: str = "") -> FrameRef:
+    """The descriptor of one photo (`patrol detect` on loose files; plan_flight for a folder's)."""
+    return FrameRef(flight_id, str(path), str(path), file_sha256(path))
+
+
 def plan_flight(
     folder: Path, flight_id: str | None = None, settings: IngestSettings = IngestSettings()
 ) -> FlightPlan:
-    """Every photo (name order), then every video's sampled frames, of one flight folder. A file that cannot
-    be used at all is listed in `skipped` with the reason; PipelineError only when `folder` is no folder."""
+    """Every photo and every video's frames (sampled as `settings.sampling` says) of one flight folder, in
+    path order. A file that cannot be used at all is listed in `skipped` with the reason (so are a video's
+    frames outside its telemetry); PipelineError only when `folder` is no folder."""
     settings.check()
     if not folder.is_dir():
         raise PipelineError("not a folder", str(folder))
@@ -129,9 +163,11 @@ def plan_flight(
         suffix = path.suffix.lower()
         try:
             if suffix in PHOTO_SUFFIXES:
-                frames.append(FrameRef(fid, str(path), str(path), file_sha256(path)))
+                frames.append(photo_ref(path, fid))
             elif suffix in VIDEO_SUFFIXES:
-                frames.extend(plan_video(path, fid, settings))
+                video_frames, notes = plan_video(path, fid, settings)
+                frames.extend(video_frames)
+                skipped.extend((str(path), note) for note in notes)
             elif suffix not in QUIET_SUFFIXES:
                 skipped.append((str(path), "not a photo or video this pipeline reads"))
         except PipelineError as err:
@@ -176,9 +212,24 @@ def video_info(path: Path) -> tuple[float, int, int, int]:
     return fps, count, width, height
 
 
-def plan_video(path: Path, flight_id: str, settings: IngestSettings = IngestSettings()) -> list[FrameRef]:
-    """The frames of one video to process, sampled by ground distance (module docstring)."""
+def telemetry_span_ms(entries: Sequence[SrtEntry]) -> tuple[float, float]:
+    """The video times the telemetry speaks for: from its first entry's start to its last entry's end,
+    widened by half a block (at most MAX_HOLD_MS): a 1 Hz SRT whose first block starts at 1 s does not
+    place the video's first half second, and a one-block SRT does not place every later frame."""
+    durations = sorted(e.end_ms - e.start_ms for e in entries if e.end_ms > e.start_ms)
+    hold = min(durations[len(durations) // 2] / 2.0, MAX_HOLD_MS) if durations else 0.0
+    first, last = entries[0], entries[-1]
+    return first.start_ms - hold, max(last.end_ms, last.start_ms) + hold
+
+
+def plan_video(
+    path: Path, flight_id: str, settings: IngestSettings = IngestSettings()
+) -> tuple[list[FrameRef], list[str]]:
+    """(frames, notes) of one video: its frames within the telemetry's time span, every one or sampled by
+    ground distance, each with its pose from the telemetry at its time (module docstring); the notes say
+    what was left out. MetadataError when none of it can be placed."""
     from pipeline.metadata import read_srt
+    from pipeline.metadata.pixels import check_size
 
     srt = telemetry_for(path)
     if srt is None:
@@ -187,23 +238,42 @@ def plan_video(path: Path, flight_id: str, settings: IngestSettings = IngestSett
     if not entries:
         raise MetadataError("the telemetry holds no position", str(srt))
     fps, count, width, height = video_info(path)
-    digest = file_sha256(path)
-    times = [i * 1000.0 / fps for i in range(count)]
-    metas = {}
-    for i in sample_frames(entries, times, width, height, path.name, settings):
-        metas[i] = interpolate_entry(entries, times[i], width, height, f"{path.name}#{i + 1}")
-    return [
-        FrameRef(
-            flight_id,
-            str(path),
-            f"{path.name}#{i + 1}",
-            digest,
-            frame_index=i,
-            time_ms=times[i],
-            meta=meta,
+    check_size(width, height, str(path), settings.max_pixels)
+    digest, telemetry = file_sha256(path), file_sha256(srt)
+    lo, hi = telemetry_span_ms(entries)
+    inside = [i for i in range(count) if lo <= i * 1000.0 / fps <= hi]
+    span = f"{max(lo, 0.0) / 1000:.1f}-{hi / 1000:.1f} s"
+    if not inside:
+        raise MetadataError(f"no frame lies within its telemetry's time span ({span})", str(path))
+    notes = []
+    if len(inside) < count:
+        notes.append(
+            f"{count - len(inside)} of {count} frames lie outside the telemetry's time span ({span}): "
+            f"no pose, not processed"
         )
-        for i, meta in sorted(metas.items())
-    ]
+    times = [i * 1000.0 / fps for i in inside]
+    if settings.sampling == SAMPLE_EVERY:
+        picked = list(range(len(inside)))
+    else:
+        picked = sample_frames(entries, times, width, height, path.name, settings)
+    refs = []
+    for k in picked:
+        i = inside[k]
+        name = f"{path.name}#{i + 1}"
+        meta = interpolate_entry(entries, times[k], width, height, name)
+        refs.append(
+            FrameRef(
+                flight_id,
+                str(path),
+                name,
+                digest,
+                frame_index=i,
+                time_ms=times[k],
+                meta=meta,
+                telemetry_sha256=telemetry,
+            )
+        )
+    return refs, notes
 
 
 # --- telemetry interpolation and distance sampling ---------------------------------------------------
@@ -357,7 +427,7 @@ class VideoReader:
         self.close()
         cap = cv2.VideoCapture(self.path)
         if not cap.isOpened():
-            raise PipelineError("cannot open video", self.path)
+            raise FrameError("cannot open video", self.path)
         self._cap, self._next = cap, 0
         return cap
 
@@ -366,11 +436,11 @@ class VideoReader:
             cap: object = self._cap if self._cap is not None and index >= self._next else self._open()
             while self._next < index:
                 if not cap.grab():  # type: ignore[attr-defined]
-                    raise PipelineError(f"the video ends before frame {index + 1}", self.path)
+                    raise FrameError(f"the video ends before frame {index + 1}", self.path)
                 self._next += 1
             ok, image = cap.read()  # type: ignore[attr-defined]
             if not ok or image is None:
-                raise PipelineError(f"cannot decode frame {index + 1}", self.path)
+                raise FrameError(f"cannot decode frame {index + 1}", self.path)
             self._next += 1
             out: np.ndarray = image
             return out
@@ -401,25 +471,65 @@ def close_readers() -> None:
         _READERS.clear()
 
 
-def load_frame(ref: FrameRef, ground_elevation_m: float | None = None) -> LoadedFrame:
-    """Pixels and camera of one frame. PipelineError naming the file when the pixels cannot be read; missing
-    or unusable metadata is not an error (the frame is then searched without a pose, the reason recorded)."""
-    from pipeline.detect.detector import camera_for, read_image
+def decode_photo(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """A photo's pixels as H x W x 3 BGR. FrameError naming the file when the file itself is at fault (its
+    header declares more than `max_pixels`, checked before decoding; or it does not decode); a plain
+    PipelineError when it cannot be read (the machine's trouble, not the frame's)."""
+    import cv2
+    import numpy as np
 
+    from pipeline.metadata.pixels import check_image_file
+
+    try:
+        check_image_file(path, max_pixels)
+        data = np.fromfile(str(path), dtype=np.uint8)
+    except PixelLimitError:
+        raise
+    except MetadataError as err:
+        raise PipelineError(err.reason, str(path)) from None
+    except OSError as err:
+        raise PipelineError(f"cannot read: {err.strerror or err}", str(path)) from None
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if image is None:
+        raise FrameError("not a decodable image" if data.size else "empty file (0 bytes)", str(path))
+    out: np.ndarray = image
+    return out
+
+
+def frame_meta(ref: FrameRef, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[ImageMeta | None, str]:
+    """(metadata, why there is none) of one frame, without its pixels: a video frame's interpolated
+    telemetry, a photo's EXIF/XMP (PixelLimitError for a pixel bomb; other unreadable metadata is a reason,
+    not an error: the frame is then searched without a pose)."""
     if ref.is_video:
-        assert ref.frame_index is not None
-        image = video_reader(ref.source).read(ref.frame_index)
         meta, why = ref.meta, ref.why_no_meta
     else:
         from pipeline.metadata import read_image_meta
 
-        image = read_image(Path(ref.source))
         try:
-            meta, why = read_image_meta(Path(ref.source)), ""
+            meta, why = read_image_meta(Path(ref.source), max_pixels), ""
+        except PixelLimitError:
+            raise
         except MetadataError as err:
             meta, why = None, err.reason
     if meta is not None and meta.path != ref.name:
         meta = replace(meta, path=ref.name)
+    return meta, why
+
+
+def load_frame(
+    ref: FrameRef, ground_elevation_m: float | None = None, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> LoadedFrame:
+    """Pixels and camera of one frame. FrameError naming the file when the frame's own bytes cannot be used
+    (too many pixels declared, undecodable); PipelineError when the file cannot be read now. Missing or
+    unusable metadata is not an error (the frame is then searched without a pose, the reason recorded)."""
+    from pipeline.detect.detector import camera_for
+
+    if ref.is_video:
+        assert ref.frame_index is not None
+        image = video_reader(ref.source).read(ref.frame_index)
+    else:
+        image = decode_photo(Path(ref.source), max_pixels)
+    meta, why = frame_meta(ref, max_pixels)
     view, intr, why = camera_for(meta, ground_elevation_m, why)
     seen_at = (meta.captured_at if meta is not None else None) or ""
     return LoadedFrame(ref, image, view, intr, why, seen_at)

@@ -13,6 +13,7 @@ import pytest
 
 from pipeline import geo
 from pipeline.ingest import (
+    SAMPLE_EVERY,
     IngestSettings,
     VideoReader,
     _lerp_angle,
@@ -122,3 +123,112 @@ def test_a_loaded_photo_has_pixels_camera_and_time() -> None:
     frame = load_frame(plan.frames[0])
     assert frame.image.shape == (1500, 2000, 3) and frame.view is not None
     assert frame.seen_at.startswith("2024-06-10T09:11")
+
+
+# --- the one ingest: every frame, poses from the telemetry by time ---------------------------------------
+
+REAL_SRT = Path(__file__).resolve().parent / "data" / "real" / "dji_srt"
+
+
+def _write_video(path: Path, frames: int, fps: float, size: tuple[int, int] = (64, 48)) -> None:
+    """A small real MP4 (OpenCV's mp4v encoder): frame k is filled with grey level k % 256."""
+    import cv2
+
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+    assert writer.isOpened()
+    for k in range(frames):
+        writer.write(np.full((size[1], size[0], 3), k % 256, np.uint8))
+    writer.release()
+
+
+def _video_flight(tmp_path: Path, srt: Path | str, frames: int, fps: float) -> Path:
+    folder = tmp_path / "flight"
+    folder.mkdir()
+    _write_video(folder / "DJI_0001.MP4", frames, fps)
+    target = folder / "DJI_0001.SRT"
+    if isinstance(srt, Path):
+        shutil.copy(srt, target)
+    else:
+        target.write_text(srt, encoding="utf-8")
+    return folder
+
+
+EVERY = IngestSettings(sampling=SAMPLE_EVERY)
+
+
+def test_a_30_fps_video_with_a_real_1_hz_srt_gets_poses_by_time_not_by_entry(tmp_path: Path) -> None:
+    # p4_rtk.SRT (a real P4 RTK file): one block a second from 0 s. Its text, by hand:
+    #   block 1 at 0 s  GPS (-58.851745, -34.237922, 15)   block 2 at 1 s  GPS (-58.851740, -34.237911, 15)
+    #   block 3 at 2 s  GPS (-58.851723, -34.237873, 15)   block 31 (30 s later) is elsewhere.
+    folder = _video_flight(tmp_path, REAL_SRT / "p4_rtk.SRT", frames=90, fps=30.0)
+    plan = plan_flight(folder, "F", EVERY)
+    assert [f.frame_index for f in plan.frames] == list(range(90)) and plan.skipped == ()
+    by_index = {f.frame_index: f.meta for f in plan.frames}
+    at_1s = by_index[30]
+    assert at_1s is not None and plan.frames[30].time_ms == pytest.approx(1000.0)
+    assert (at_1s.lat, at_1s.lon) == pytest.approx((-34.237911, -58.851740), abs=1e-9)
+    assert at_1s.rel_alt_m == pytest.approx(85.83)  # "H 85.83m" of block 2
+    half = by_index[15]  # t = 0.5 s: halfway between blocks 1 and 2
+    assert half is not None
+    assert half.lat == pytest.approx((-34.237922 - 34.237911) / 2, abs=1e-9)
+    assert half.lon == pytest.approx((-58.851745 - 58.851740) / 2, abs=1e-9)
+    at_2s = by_index[60]
+    assert at_2s is not None and (at_2s.lat, at_2s.lon) == pytest.approx((-34.237873, -58.851723), abs=1e-9)
+    names = [f.name for f in plan.frames]
+    assert names[30] == "DJI_0001.MP4#31"  # 1-based like FrameCnt; the pose is still that of t = 1 s
+
+
+def test_a_1_hz_srt_that_starts_at_1_s_places_no_frame_of_the_first_half_second(tmp_path: Path) -> None:
+    # mavic_pro.SRT (real): its first block runs 00:00:01 -> 00:00:02, GPS(149.0251,-20.2533,16).
+    folder = _video_flight(tmp_path, REAL_SRT / "mavic_pro.SRT", frames=60, fps=30.0)
+    plan = plan_flight(folder, "F", EVERY)
+    assert [f.frame_index for f in plan.frames] == list(range(15, 60))  # t >= 0.5 s
+    [(path, note)] = plan.skipped
+    assert path.endswith("DJI_0001.MP4") and note.startswith("15 of 60 frames lie outside the telemetry's")
+    at_1s = next(f.meta for f in plan.frames if f.frame_index == 30)
+    assert at_1s is not None and (at_1s.lat, at_1s.lon) == pytest.approx((-20.2533, 149.0251))
+
+
+def test_a_one_block_srt_does_not_give_every_later_frame_its_pose(tmp_path: Path) -> None:
+    srt = "1\n00:00:00,000 --> 00:00:01,000\nGPS(113.7400,22.9800,12) BAROMETER:80.0\n"
+    folder = _video_flight(tmp_path, srt, frames=100, fps=10.0)  # 10 s of video, 1 s of telemetry
+    plan = plan_flight(folder, "F", EVERY)
+    # Held half a block beyond its end: frames at 0.0 ... 1.5 s.
+    assert [f.frame_index for f in plan.frames] == list(range(16))
+    assert "84 of 100 frames lie outside the telemetry's time span (0.0-1.5 s)" in plan.skipped[0][1]
+
+
+def test_a_corrected_srt_gives_the_video_frames_new_keys(tmp_path: Path) -> None:
+    folder = _video_flight(tmp_path, REAL_SRT / "p4_rtk.SRT", frames=30, fps=30.0)
+    before = plan_flight(folder, "F", EVERY)
+    srt = folder / "DJI_0001.SRT"
+    srt.write_text(srt.read_text(encoding="utf-8").replace("-34.2379", "-34.2479"), encoding="utf-8")
+    after = plan_flight(folder, "F", EVERY)
+    assert [f.file_sha256 for f in before.frames] == [f.file_sha256 for f in after.frames]
+    assert not {f.key("m1") for f in before.frames} & {f.key("m1") for f in after.frames}
+    assert after.frames[0].meta is not None and after.frames[0].meta.lat == pytest.approx(-34.247922)
+
+
+def test_every_frame_of_the_simulated_video_has_the_true_pose_of_its_time() -> None:
+    import json
+
+    folder = SAMPLES / "video_patrol"
+    plan = plan_flight(folder, settings=EVERY)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert [f.label for f in plan.frames] == [r["file"] for r in manifest["frames"]]
+    for ref, record in zip(plan.frames[::6], manifest["frames"][::6], strict=True):
+        frame = load_frame(ref)
+        assert frame.view is not None and frame.image.shape == (720, 1280, 3)
+        assert frame.view.pose.height_m == pytest.approx(record["true_pose"]["height_m"], abs=0.05)
+
+
+def test_an_unreadable_photo_is_the_frames_own_fault_and_the_next_one_loads(tmp_path: Path) -> None:
+    from pipeline.errors import FrameError
+
+    (tmp_path / "A.JPG").write_bytes(b"junk")
+    shutil.copy(SAMPLES / "nadir_mapping" / "DJI_0001.JPG", tmp_path / "B.JPG")
+    plan = plan_flight(tmp_path)
+    with pytest.raises(FrameError) as caught:
+        load_frame(plan.frames[0])
+    assert str(caught.value) == f"{tmp_path / 'A.JPG'}: not a decodable image"
+    assert load_frame(plan.frames[1]).view is not None

@@ -8,7 +8,6 @@ The stages, each a small module:
   merge     one box per object across tiles and strips, in original-frame pixels
   detector  the per-frame entry point (`detect_frame`, `detect_image`) that ties them to pipeline.geo
   evaluate  object-level precision, recall and AP against a simulated flight's truth.geojson
-  sources   a flight folder's frames with their cameras (photos; video + SRT), for evaluate and the bench
   commands  `patrol detect` and `patrol evaluate`
   offline   keeps ultralytics off the network (the model side's; the backends call it)
 

@@ -85,14 +85,27 @@ def _detector(args: argparse.Namespace) -> Any:
 
 
 def cmd_detect(args: argparse.Namespace) -> int:
-    from pipeline.detect.detector import detect_image
+    from pipeline.config import load_settings
+    from pipeline.detect.detector import detect_frame
+    from pipeline.ingest import load_frame, photo_ref
 
     settings = _settings(args)
+    max_pixels = load_settings().max_pixels
     detector = _detector(args)
     failed = 0
     for name in args.images:
         try:
-            result = detect_image(Path(name), detector, settings, args.ground_elevation)
+            # The one ingest: the header's pixel count is checked before decoding, as in `patrol process`.
+            frame = load_frame(photo_ref(Path(name)), args.ground_elevation, max_pixels)
+            result = detect_frame(
+                frame.image,
+                frame.view,
+                detector,
+                settings,
+                path=name,
+                intrinsics=frame.intrinsics,
+                why_no_pose=frame.why_no_pose,
+            )
         except PipelineError as err:
             failed += 1
             _warn("error", str(err))

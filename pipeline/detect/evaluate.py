@@ -37,6 +37,7 @@ from pipeline.types import CameraView, Detection
 if TYPE_CHECKING:
     from pipeline.detect.detector import DetectSettings
     from pipeline.detect.model import Detector
+    from pipeline.ingest import IngestSettings
 
 _WGS84_A = 6_378_137.0
 _WGS84_E2 = 6.69437999014e-3
@@ -278,41 +279,51 @@ class FlightRun:
 
 
 def run_flight(
-    folder: Path, detector: Detector, settings: DetectSettings, prefix: str | None = None
+    folder: Path,
+    detector: Detector,
+    settings: DetectSettings,
+    prefix: str | None = None,
+    ingest: IngestSettings | None = None,
 ) -> FlightRun:
-    """Detect in every frame of a simulated flight folder (photos, or a video with its SRT)."""
+    """Detect in every frame of a simulated flight folder (photos, or a video with its SRT), read through the
+    one ingest `patrol process` uses (pipeline.ingest), every video frame by default: the same frames,
+    poses (from the telemetry by time) and pixels production sees, only sampled more densely."""
     from pipeline.detect.detector import detect_frame
-    from pipeline.detect.sources import flight_frames
+    from pipeline.ingest import SAMPLE_EVERY, IngestSettings, close_readers, load_frame, plan_flight
 
     truth = load_truth(folder / "truth.geojson", f"{folder.name}/" if prefix is None else prefix)
     started = time.perf_counter()
+    ingest = ingest or IngestSettings(sampling=SAMPLE_EVERY)
+    plan = plan_flight(folder, settings=ingest)
     dets: list[Detection] = []
-    errors: list[str] = []
+    errors = [f"{path}: {reason}" for path, reason in plan.skipped]
     searched: dict[str, Searched] = {}
     frames = fallback = tiles = 0
-    for item in flight_frames(folder):
-        if isinstance(item, PipelineError):
-            errors.append(str(item))
-            continue
-        try:
-            result = detect_frame(
-                item.image,
-                item.view,
-                detector,
-                settings,
-                path=str(folder / item.name),
-                intrinsics=item.intrinsics,
-                why_no_pose=item.why_no_pose,
-            )
-        except PipelineError as err:
-            errors.append(f"{folder / item.name}: {err.reason}")
-            continue
-        if item.view is not None and not result.fallback_scale:
-            searched[item.name] = Searched(item.view, result.searched_rows)
-        frames += 1
-        fallback += result.fallback_scale
-        tiles += result.tiles
-        dets.extend(result.detections)
+    try:
+        for ref in plan.frames:
+            path = ref.name if ref.frame_index is None else f"{ref.source}#{ref.frame_index + 1}"
+            try:
+                frame = load_frame(ref, max_pixels=ingest.max_pixels)
+                result = detect_frame(
+                    frame.image,
+                    frame.view,
+                    detector,
+                    settings,
+                    path=path,
+                    intrinsics=frame.intrinsics,
+                    why_no_pose=frame.why_no_pose,
+                )
+            except PipelineError as err:
+                errors.append(str(err) if err.path else f"{path}: {err.reason}")
+                continue
+            if frame.view is not None and not result.fallback_scale:
+                searched[ref.label] = Searched(frame.view, result.searched_rows)
+            frames += 1
+            fallback += result.fallback_scale
+            tiles += result.tiles
+            dets.extend(result.detections)
+    finally:
+        close_readers()
     return FlightRun(
         str(folder),
         frames,

@@ -1,5 +1,5 @@
 """`patrol detect` and `patrol evaluate` as users and scripts call them: JSON shapes, exit codes, one-line
-errors; and the flight reader behind evaluate (photos, and video frames paired with their SRT entries)."""
+errors. (The flight reader behind evaluate is the one ingest: tests/test_ingest.py.)"""
 
 from __future__ import annotations
 
@@ -11,8 +11,6 @@ from detect_helpers import SAMPLES
 
 from pipeline.cli import main
 from pipeline.detect.model import SHIPPED_MODEL
-from pipeline.detect.sources import flight_frames
-from pipeline.errors import PipelineError
 
 DETECTION_FIELDS = {
     "path",
@@ -113,24 +111,3 @@ def test_evaluate_on_a_folder_without_truth_is_a_one_line_error(
 ):
     code, _, err = _run(capsys, "evaluate", str(tmp_path), "--model", str(tmp_path / "none.json"))
     assert code == 2 and len(err) == 1
-
-
-def test_flight_frames_pair_video_frames_with_their_telemetry():
-    frames = list(flight_frames(SAMPLES / "video_patrol"))
-    assert len(frames) == 25
-    assert not any(isinstance(f, PipelineError) for f in frames)
-    names = [f.name for f in frames if not isinstance(f, PipelineError)]
-    assert names == [f"DJI_0001.MP4#{k}" for k in range(1, 26)]
-    manifest = json.loads((SAMPLES / "video_patrol" / "manifest.json").read_text())
-    for f, record in zip(frames, manifest["frames"], strict=True):
-        assert not isinstance(f, PipelineError) and f.view is not None and f.image.shape == (720, 1280, 3)
-        assert f.name == record["file"]
-        assert f.view.pose.height_m == pytest.approx(record["true_pose"]["height_m"], abs=0.05)
-
-
-def test_flight_frames_report_an_unreadable_photo_and_go_on(tmp_path: Path):
-    (tmp_path / "A.JPG").write_bytes(b"junk")
-    (tmp_path / "B.JPG").write_bytes((SAMPLES / "nadir_mapping" / "DJI_0001.JPG").read_bytes())
-    items = list(flight_frames(tmp_path))
-    assert isinstance(items[0], PipelineError) and "A.JPG" in str(items[0])
-    assert not isinstance(items[1], PipelineError) and items[1].view is not None

@@ -4,7 +4,6 @@ where on the ground it looks."""
 from __future__ import annotations
 
 import json
-import math
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -13,11 +12,6 @@ from pipeline import geo
 from pipeline.errors import PipelineError
 from pipeline.types import CameraView, ImageMeta
 
-PHOTO_SUFFIXES = {".jpg", ".jpeg"}
-VIDEO_SUFFIXES = {".mp4", ".mov"}
-# A video's telemetry has one entry per frame; the demo shows a few spread over the clip.
-VIDEO_ENTRIES_SHOWN = 4
-
 
 def flight_dirs(roots: list[Path]) -> list[Path]:
     """Each root itself if it holds media, else its sub-folders that do, in name order."""
@@ -25,16 +19,18 @@ def flight_dirs(roots: list[Path]) -> list[Path]:
     for root in roots:
         if not root.is_dir():
             raise PipelineError("not a folder", str(root))
-        if _media(root):
+        if _has_media(root):
             found.append(root)
         else:
-            found.extend(d for d in sorted(root.iterdir()) if d.is_dir() and _media(d))
+            found.extend(d for d in sorted(root.iterdir()) if d.is_dir() and _has_media(d))
     return found
 
 
-def _media(folder: Path) -> list[Path]:
-    wanted = PHOTO_SUFFIXES | VIDEO_SUFFIXES | {".srt"}
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in wanted)
+def _has_media(folder: Path) -> bool:
+    from pipeline.ingest import PHOTO_SUFFIXES, VIDEO_SUFFIXES
+
+    wanted = PHOTO_SUFFIXES | VIDEO_SUFFIXES
+    return any(p.is_file() and p.suffix.lower() in wanted for p in folder.iterdir())
 
 
 def frame_record(meta: ImageMeta) -> dict[str, Any]:
@@ -70,55 +66,22 @@ def centre_gsd_m(view: CameraView) -> float:
     return geo.distance_m(a.lat, a.lon, b.lat, b.lon)
 
 
-def photo_records(folder: Path) -> list[dict[str, Any]]:
-    from pipeline.metadata import read_image_meta
+def flight_records(folder: Path) -> list[dict[str, Any]]:
+    """One record per frame `patrol process` would look at (the one ingest: photos, and video frames sampled
+    by ground distance with their poses from the telemetry by time), then one per file it leaves out."""
+    from pipeline.ingest import frame_meta, plan_flight
 
+    plan = plan_flight(folder)
     records = []
-    for path in _media(folder):
-        if path.suffix.lower() not in PHOTO_SUFFIXES:
-            continue
+    for ref in plan.frames:
         try:
-            meta = read_image_meta(path)
+            meta, why = frame_meta(ref)
         except PipelineError as err:
-            records.append({"path": str(path), "error": str(err)})
+            records.append({"path": ref.name, "error": str(err)})
             continue
-        records.append(frame_record(meta))
+        records.append(frame_record(meta) if meta is not None else {"path": ref.name, "error": why})
+    records += [{"path": path, "error": f"{path}: {reason}"} for path, reason in plan.skipped]
     return records
-
-
-def video_records(folder: Path) -> list[dict[str, Any]]:
-    from pipeline.frames import meta_from_srt_entry
-    from pipeline.metadata import read_srt
-
-    records = []
-    for srt in (p for p in _media(folder) if p.suffix.lower() == ".srt"):
-        try:
-            entries = read_srt(srt)
-        except PipelineError as err:
-            records.append({"path": str(srt), "error": str(err)})
-            continue
-        width, height = _video_size(srt)
-        step = max(1, math.ceil(len(entries) / VIDEO_ENTRIES_SHOWN))
-        for entry in entries[::step]:
-            records.append(frame_record(meta_from_srt_entry(entry, str(srt), width, height)))
-    return records
-
-
-def _video_size(srt: Path) -> tuple[int, int]:
-    """Pixel size of the video beside a telemetry file; 1920 x 1080 when no video is there to ask."""
-    import cv2
-
-    for suffix in (".MP4", ".mp4", ".MOV", ".mov"):
-        video = srt.with_suffix(suffix)
-        if video.exists():
-            cap = cv2.VideoCapture(str(video))
-            try:
-                w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
-            finally:
-                cap.release()
-            if w > 0 and h > 0:
-                return w, h
-    return 1920, 1080
 
 
 def truth_summary(folder: Path) -> str:
@@ -160,9 +123,9 @@ def run_demo(roots: list[Path], as_json: bool = False, db_url: str | None = None
     a case database. `--json` keeps to the per-frame records, one object per line."""
     folders = flight_dirs(roots)
     if not folders:
-        raise PipelineError("no flight folders with photos or telemetry", ", ".join(map(str, roots)))
+        raise PipelineError("no flight folders with photos or video", ", ".join(map(str, roots)))
     for folder in folders:
-        records = photo_records(folder) + video_records(folder)
+        records = flight_records(folder)
         if as_json:
             for record in records:
                 print(json.dumps({"flight": str(folder), **record}, ensure_ascii=False))

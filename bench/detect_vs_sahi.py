@@ -45,13 +45,13 @@ import cv2
 import numpy as np
 
 from pipeline.detect.backends import default_threads, open_detector
-from pipeline.detect.detector import DetectSettings, camera_for, detect_frame, georeference
+from pipeline.detect.detector import DetectSettings, detect_frame, georeference
 from pipeline.detect.evaluate import Searched, TruthObject, load_truth, mark_range, score_all
 from pipeline.detect.merge import FrameBoxes
 from pipeline.detect.model import ModelSpec, load_model_spec
 from pipeline.detect.scale import plan_scales
 from pipeline.detect.tiling import batches, plan_tiles
-from pipeline.metadata import read_image_meta
+from pipeline.ingest import SAMPLE_EVERY, IngestSettings, load_frame, plan_flight
 from pipeline.types import CameraView, Detection
 
 SIZES = {"12 MP": (4000, 3000), "20 MP": (5472, 3648)}
@@ -99,17 +99,16 @@ def make_cases(
             if not (folder / "manifest.json").is_file():
                 print(f"simulating {folder.name} ...", file=sys.stderr, flush=True)
                 simulate_flight(folder, flight)
-            manifest = json.loads((folder / "manifest.json").read_text())
             loaded, searched = [], {}
-            for record in manifest["frames"]:
-                path = folder / record["file"]
-                view, _, why = camera_for(read_image_meta(path))
-                if view is None:
-                    raise SystemExit(f"{path}: no pose ({why})")
-                loaded.append(Frame(str(path), cv2.imread(str(path), cv2.IMREAD_COLOR), view))
+            # The one ingest (every frame): the frames, pixels and poses `patrol process` sees.
+            for ref in plan_flight(folder, settings=IngestSettings(sampling=SAMPLE_EVERY)).frames:
+                frame = load_frame(ref)
+                if frame.view is None:
+                    raise SystemExit(f"{ref.name}: no pose ({frame.why_no_pose})")
+                loaded.append(Frame(ref.name, frame.image, frame.view))
                 overlap = round(settings.overlap * spec.imgsz)
-                plan = plan_scales(view, w, h, spec.gsd_m, spec.imgsz, overlap, settings.limits())
-                searched[record["file"]] = Searched(view, plan.searched_rows)
+                plan = plan_scales(frame.view, w, h, spec.gsd_m, spec.imgsz, overlap, settings.limits())
+                searched[ref.label] = Searched(frame.view, plan.searched_rows)
             truth = mark_range(load_truth(folder / "truth.geojson", f"{folder.name}/"), searched)
             cases.append(Case(size, view_name, loaded, truth))
     return cases

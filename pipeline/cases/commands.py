@@ -1,4 +1,4 @@
-"""`patrol cases ...` and `patrol users add`: the case queue from the command line.
+"""`patrol cases ...` and `patrol users ...` (add, remove, disable, enable, passwd): the queue from the CLI.
 
 Heavy imports (SQLAlchemy, httpx) happen inside the command functions, so other commands start fast.
 """
@@ -187,6 +187,45 @@ def cmd_users_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def _user_record(user: Any) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "name": user.name,
+        "role": user.role,
+        "display_name": user.display_name,
+        "disabled": bool(user.disabled),
+    }
+
+
+def cmd_users_change(args: argparse.Namespace) -> int:
+    """remove, disable, enable, passwd: each ends the user's sessions (enable has none to end)."""
+    from pipeline.cases import users
+    from pipeline.cases.signins import end_user_sessions
+    from pipeline.errors import CaseError
+
+    password = None
+    if args.users_command == "passwd":
+        if not args.password_stdin:
+            raise CaseError("passwd reads the new password from stdin: give --password-stdin")
+        password = sys.stdin.readline().rstrip("\n")
+    with _sessions(_settings(args)).begin() as session:
+        ended = end_user_sessions(session, users.get_user(session, args.name).id)
+        if args.users_command == "remove":
+            user = users.remove_user(session, args.name)
+        elif args.users_command in ("disable", "enable"):
+            user = users.set_disabled(session, args.name, args.users_command == "disable")
+        else:
+            assert password is not None
+            user = users.set_password(session, args.name, password)
+        record = {**_user_record(user), "action": args.users_command, "sessions_ended": ended}
+    if args.json:
+        _emit(record)
+    else:
+        done = {"remove": "removed", "disable": "disabled", "enable": "enabled", "passwd": "new password for"}
+        print(f"{done[args.users_command]} {record['name']}; {ended} sessions ended")
+    return 0
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output, one JSON object per line")
     p.add_argument(
@@ -258,3 +297,17 @@ def register(subparsers: Any) -> None:
     )
     _common(p)
     p.set_defaults(func=cmd_users_add)
+    for command, what in (
+        ("remove", "delete a user (their case history keeps the name) and end their sessions"),
+        ("disable", "stop a user signing in and end their sessions"),
+        ("enable", "let a disabled user sign in again"),
+        ("passwd", "set a user's password (from stdin) and end their sessions"),
+    ):
+        p = usub.add_parser(command, help=what)
+        p.add_argument("name", metavar="NAME")
+        if command == "passwd":
+            p.add_argument(
+                "--password-stdin", action="store_true", help="read the password from the first line of stdin"
+            )
+        _common(p)
+        p.set_defaults(func=cmd_users_change)

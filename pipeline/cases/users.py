@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from pipeline.cases.lifecycle import utcnow
 from pipeline.cases.models import User
+from pipeline.cases.signins import end_user_sessions
 from pipeline.errors import CaseError
 
 # Least to most trusted; each role may do everything the roles before it may (see pipeline.review.auth).
@@ -67,9 +68,9 @@ def _dummy_hash() -> str:
 
 
 def authenticate(session: Session, name: str, password: str) -> User | None:
-    """The user if `password` is theirs; None otherwise (unknown name, no password set, wrong password)."""
+    """The user if `password` is theirs; None for an unknown name, no password, disabled, a wrong password."""
     user = session.scalar(select(User).where(User.name == name.strip()))
-    if user is None or not user.password_hash:
+    if user is None or not user.password_hash or user.disabled:
         verify_password(password, _dummy_hash())
         return None
     if not verify_password(password, user.password_hash):
@@ -79,13 +80,38 @@ def authenticate(session: Session, name: str, password: str) -> User | None:
     return user
 
 
-def set_password(session: Session, name: str, password: str) -> User:
-    user = session.scalar(select(User).where(User.name == name))
+def get_user(session: Session, name: str) -> User:
+    user = session.scalar(select(User).where(User.name == name.strip()))
     if user is None:
         raise CaseError(f"no user {name!r}")
+    return user
+
+
+def set_password(session: Session, name: str, password: str) -> User:
+    """A new password; every session the user had ends (whoever knew the old one is signed out)."""
+    user = get_user(session, name)
     if len(password) < 8:
         raise CaseError("a password needs at least 8 characters")
     user.password_hash = hash_password(password)
+    end_user_sessions(session, user.id)
+    return user
+
+
+def set_disabled(session: Session, name: str, disabled: bool) -> User:
+    """Disable (no sign-in, every session ends) or enable a user; their cases and history stay."""
+    user = get_user(session, name)
+    user.disabled = disabled
+    if disabled:
+        end_user_sessions(session, user.id)
+    return user
+
+
+def remove_user(session: Session, name: str) -> User:
+    """Delete a user and end their sessions. Case history keeps their name as it was written."""
+    user = get_user(session, name)
+    end_user_sessions(session, user.id)
+    session.delete(user)
+    session.flush()
     return user
 
 

@@ -12,13 +12,14 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Res
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
 
+from pipeline.cases.signins import SigninLimits
 from pipeline.config import Settings
 from pipeline.review import api, pages, uploads, users_pages
 from pipeline.review.auth import PilotViewer
 from pipeline.review.config import ReviewConfig, load_review_config
 from pipeline.review.i18n import COOKIE as LANG_COOKIE
 from pipeline.review.i18n import LANGS, pick_lang, translator
-from pipeline.review.security import COOKIE, LoginLimiter, new_session, sign, unsign
+from pipeline.review.security import COOKIE, new_session, sign, unsign
 from pipeline.review.web import make_templates, render
 from pipeline.upload import UploadLimits, clean_stale_staging
 
@@ -145,7 +146,7 @@ def create_app(
     app.state.config = config
     app.state.sessions = sessions
     app.state.templates = make_templates()
-    app.state.limiter = LoginLimiter(config.login_max_failures, config.login_window_s)
+    app.state.signin_limits = SigninLimits.from_failures(config.login_max_failures, config.login_window_s)
     clean_stale_staging(config.inbox, UploadLimits().stale_staging_s)  # uploads a killed app left behind
     _install_middleware(app)
     _install_errors(app)

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Request
 from sqlalchemy.orm import Session, sessionmaker
 
-from pipeline.cases.models import User
+from pipeline.cases.signins import session_user
 from pipeline.cases.users import ROLES
 from pipeline.review.security import CSRF_FIELD, CSRF_HEADER, csrf_ok
 
@@ -43,16 +43,18 @@ def session_state(request: Request) -> dict[str, Any]:
 
 
 def current_viewer(request: Request) -> Viewer | None:
-    """The signed-in user, looked up once per request (a removed user or changed role applies at once)."""
+    """The signed-in user, looked up once per request in the session table (signing out, a removed or disabled
+    user, a new password or role apply at once)."""
     if hasattr(request.state, "viewer"):
         cached: Viewer | None = request.state.viewer
         return cached
     viewer = None
-    uid = session_state(request).get("uid")
-    if isinstance(uid, int):
+    state = session_state(request)
+    uid, sid = state.get("uid"), state.get("sid")
+    if isinstance(uid, int) and isinstance(sid, str):
         with db(request)() as s:
-            user = s.get(User, uid)
-            if user is not None and user.password_hash:
+            user = session_user(s, sid, uid)  # a signed-out, removed or disabled user's cookie is dead
+            if user is not None:
                 viewer = Viewer(user.id, user.name, user.display_name or user.name, user.role)
     request.state.viewer = viewer
     return viewer

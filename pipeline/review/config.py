@@ -25,7 +25,7 @@ class ReviewConfig:
     tile_subdomains: str = "abc"
     cookie_secure: bool = False  # set when served over HTTPS (behind the bureau's proxy)
     session_hours: float = 12.0
-    login_max_failures: int = 5  # per user name (and 4x that per address) in the window
+    login_max_failures: int = 5  # per name from one address; 4x that per address and per name (all addresses)
     login_window_s: int = 900
     max_upload_files: int = 5000
     max_upload_bytes: int = 40 << 30

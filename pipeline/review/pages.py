@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
 from pipeline import geo
+from pipeline.cases import signins
 from pipeline.cases.lifecycle import get_case
 from pipeline.cases.models import User
 from pipeline.cases.users import authenticate
@@ -17,7 +18,7 @@ from pipeline.cases.views import case_detail, case_view
 from pipeline.errors import CaseError
 from pipeline.review import queries
 from pipeline.review.actions import ActionForbidden, ActionRequest, act
-from pipeline.review.auth import RANK, PilotViewer, ReviewerViewer, csrf_protect, db, require
+from pipeline.review.auth import RANK, PilotViewer, ReviewerViewer, csrf_protect, db, require, session_state
 from pipeline.review.files import file_url, serve_file, under_root
 from pipeline.review.filters import queue_filter, status_param
 from pipeline.review.i18n import translator
@@ -54,27 +55,34 @@ def router(max_files: int) -> APIRouter:
     ) -> Response:
         app = request.app.state
         t = translator(request.state.lang)
-        keys = [f"ip:{request.client.host if request.client else '-'}", f"user:{name.strip().lower()}"]
-        wait = app.limiter.retry_after(keys)
-        if wait:
+        sessions = db(request)
+        address = request.client.host if request.client else "-"
+        attempt = signins.begin_attempt(sessions, address, name, app.signin_limits)
+        if isinstance(attempt, signins.Refused):
+            wait = attempt.retry_after_s
             ctx = {"next": _safe_next(next), "error": t("login.limited", s=wait), "name": name}
             response = render(request, "login.html", ctx, status=429)
             response.headers["Retry-After"] = str(wait)
             return response
-        with db(request).begin() as s:
+        with sessions.begin() as s:
             user = authenticate(s, name, password)
             uid = user.id if user else None
+            sid = signins.open_session(s, user.id, app.config.session_hours) if user else None
         if uid is None:
-            app.limiter.failed(keys)
+            signins.failed(sessions, attempt)
             ctx = {"next": _safe_next(next), "error": t("login.failed"), "name": name}
             return render(request, "login.html", ctx, status=401)
-        app.limiter.succeeded(keys)
-        request.state.session = new_session(uid, app.config.session_hours)
+        signins.succeeded(sessions, attempt)
+        request.state.session = new_session(uid, app.config.session_hours, sid)
         request.state.session_changed = True
         return _see_other(_safe_next(next))
 
     @r.post("/logout", dependencies=csrf)
     def logout(request: Request) -> Response:
+        sid = session_state(request).get("sid")
+        if isinstance(sid, str):
+            with db(request).begin() as s:
+                signins.end_session(s, sid)  # the cookie, even a copy taken before, signs nobody in now
         request.state.session = new_session(None, request.app.state.config.session_hours)
         request.state.session_changed = True
         return _see_other("/login")

@@ -25,7 +25,17 @@ from pipeline.types import FrameCoverage, Sighting
 
 PG_ADMIN = os.environ.get("PATROL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 BASE = (23.0205, 113.7518)  # Dongguan
-TABLES = ("outbox", "case_events", "sightings", "cases", "frames", "flights", "users")
+TABLES = (
+    "outbox",
+    "case_events",
+    "sightings",
+    "cases",
+    "frames",
+    "flights",
+    "login_sessions",
+    "signin_attempts",
+    "users",
+)
 
 
 @pytest.fixture(scope="session")

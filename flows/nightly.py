@@ -89,7 +89,7 @@ def nightly_flow(
         "flights": processed,
         "errors": run["errors"],
     }
-    for name in ("frames", "frames_failed", "detections", "cases_new", "cases_updated"):
+    for name in ("frames", "frames_failed", "frames_pending", "detections", "cases_new", "cases_updated"):
         night[name] = sum(int(f[name]) for f in processed)
     night["seconds"] = round(time.perf_counter() - started, 2)
     night["text"] = night_text(night)

@@ -8,9 +8,12 @@ Tasks get paths, ids and small frozen records, never pixels or models; the model
 process (pipeline.process.detector_for). Idempotency lives in the database, not in Prefect's results, so
 results are neither cached nor persisted.
 
-Failure policy, per the domain's one exception family: a frame whose bytes cannot be used is recorded as
-failed and skipped (inside process_frame); database hiccups are retried with exponential back-off; a flight
-that still fails is reported in the summary and never stops the other flights.
+Failure policy, per the domain's one exception family: a frame whose own bytes cannot be used is recorded as
+failed and skipped (inside process_frame); anything else that stops a frame (the model, out of memory, a full
+disk, the database after its retries) leaves it without a record: the flight is not pushed nor marked done,
+the summary counts the frame as pending (never as failed) and the next run does it again. Database hiccups
+are retried with exponential back-off; a flight that still fails is reported in the summary and never stops
+the other flights.
 """
 
 from __future__ import annotations
@@ -38,7 +41,17 @@ from prefect.tasks import Task, exponential_backoff
 
 from pipeline.errors import PipelineError
 from pipeline.ingest import FlightPlan, FrameRef, close_readers, plan_flight
-from pipeline.process import FrameOutcome, ProcessJob, is_transient, process_frame, push_flight
+from pipeline.process import (
+    DONE,
+    ERROR,
+    FAILED,
+    FrameOutcome,
+    ProcessJob,
+    is_transient,
+    not_the_frames_fault,
+    process_frame,
+    push_flight,
+)
 
 RETRIES = 4
 
@@ -119,16 +132,19 @@ def _run_flight(
             outcome = future.result()
         else:  # retries exhausted (the database stayed away): no record, so the flight stays open
             err = future.state.result(raise_on_failure=False)
-            outcome = FrameOutcome(ref.name, "error", 0, 0, f"{ref.name}: {err}")
+            cause = err if isinstance(err, BaseException) else RuntimeError(str(err))
+            outcome = FrameOutcome(ref.name, ERROR, 0, 0, not_the_frames_fault(ref, cause))
         outcomes.append(outcome)
         if outcome.error:
             errors.append(outcome.error)
-        bar.step(outcome.status != "done")
+        bar.step(outcome.status != DONE)
         if progress is not None and (k + 1 == len(plan.frames) or (k + 1) % 5 == 0):
             artifact, i, n = progress
             update_progress_artifact(artifact, 100.0 * (i + (k + 1) / len(plan.frames)) / n)
     close_readers()
-    if any(o.status == "error" for o in outcomes):
+    failed = sum(1 for o in outcomes if o.status == FAILED)
+    pending = sum(1 for o in outcomes if o.status == ERROR)
+    if pending:
         # Some frame has no record: pushing now would split the flight over two pushes. The next run
         # finds the recorded frames done and pushes the whole flight once.
         return _failed_flight(
@@ -137,7 +153,8 @@ def _run_flight(
             "frames without a record: the flight is pushed later",
             errors,
             frames=len(plan.frames),
-            frames_failed=sum(1 for o in outcomes if o.status != "done"),
+            frames_failed=failed,
+            frames_pending=pending,
         )
     pushed = push_task(plan, job)
     push = pushed["push"]
@@ -154,7 +171,8 @@ def _run_flight(
         "flight_id": plan.flight_id,
         "folder": folder,
         "frames": len(plan.frames),
-        "frames_failed": sum(1 for o in outcomes if o.status != "done"),
+        "frames_failed": failed,
+        "frames_pending": 0,
         "frames_reused": sum(1 for o in outcomes if o.reused),
         "detections": sum(o.detections for o in outcomes),
         "sightings_added": push["sightings_added"],
@@ -170,8 +188,9 @@ def _summary_markdown(summary: dict[str, Any]) -> str:
     lines = [
         "# patrol: flights processed",
         "",
-        f"{summary['frames']} frames ({summary['frames_failed']} failed), "
-        f"{summary['detections']} detections, {summary['cases_new']} new cases, "
+        f"{summary['frames']} frames ({summary['frames_failed']} failed"
+        + (f", {summary['frames_pending']} left for the next run" if summary["frames_pending"] else "")
+        + f"), {summary['detections']} detections, {summary['cases_new']} new cases, "
         f"{summary['cases_updated']} updated, in {summary['seconds']} s.",
     ]
     if summary["errors"]:
@@ -217,12 +236,14 @@ def _failed_flight(
     errors: Sequence[str] = (),
     frames: int = 0,
     frames_failed: int = 0,
+    frames_pending: int = 0,
 ) -> dict[str, Any]:
     return {
         "flight_id": flight_id or Path(folder).name,
         "folder": folder,
         "frames": frames,
         "frames_failed": frames_failed,
+        "frames_pending": frames_pending,
         "frames_reused": 0,
         "detections": 0,
         "sightings_added": 0,
@@ -241,6 +262,7 @@ def summarise(flights: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
     return {
         "frames": total("frames"),
         "frames_failed": total("frames_failed"),
+        "frames_pending": total("frames_pending"),
         "detections": total("detections"),
         "cases_new": total("cases_new"),
         "cases_updated": total("cases_updated"),

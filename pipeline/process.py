@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline.cases import progress
 from pipeline.detect.detector import DetectSettings
-from pipeline.errors import CaseError, PipelineError
+from pipeline.errors import CaseError, FrameError, GeoreferenceError, PipelineError
 from pipeline.ingest import FlightPlan, FrameRef, IngestSettings
 from pipeline.types import FrameCoverage, Sighting
 
@@ -60,10 +60,15 @@ class ProcessJob:
     ground_elevation_m: float | None = None
 
 
+# A frame's outcome: DONE (detected and recorded), FAILED (its own fault, recorded as its final verdict) or
+# ERROR (not its fault: model, runtime, disk, database; no record, so the next run does it again).
+DONE, FAILED, ERROR = progress.DONE, progress.FAILED, "error"
+
+
 @dataclass(frozen=True)
 class FrameOutcome:
     name: str
-    status: str  # done, failed
+    status: str  # DONE, FAILED, ERROR
     detections: int
     sightings: int
     error: str | None = None
@@ -100,9 +105,10 @@ def detector_for(
 
 
 def job_version(job: ProcessJob) -> str:
-    """The model version frames are keyed by: the weights and every setting that changes what is found."""
+    """The model version frames are keyed by: the weights and every setting that changes what is found
+    (detection settings, ground elevation, the pixel limit; the telemetry is in each frame's own key)."""
     _, version = detector_for(job.model, job.backend, job.threads)
-    knobs = repr((job.detect, job.ground_elevation_m))
+    knobs = repr((job.detect, job.ground_elevation_m, job.ingest.max_pixels))
     return f"{version}:{hashlib.sha256(knobs.encode()).hexdigest()[:8]}"
 
 
@@ -237,7 +243,7 @@ def detect_and_place(ref: FrameRef, job: ProcessJob, detector: Detector) -> tupl
     from pipeline.ingest import load_frame
 
     data_root = Path(job.data_root)
-    frame = load_frame(ref, job.ground_elevation_m)
+    frame = load_frame(ref, job.ground_elevation_m, job.ingest.max_pixels)
     found = detect_frame(
         frame.image,
         frame.view,
@@ -261,8 +267,14 @@ def detect_and_place(ref: FrameRef, job: ProcessJob, detector: Detector) -> tupl
 
 
 def process_frame(ref: FrameRef, job: ProcessJob) -> FrameOutcome:
-    """One frame, done once per model version (module docstring). A frame that cannot be used is recorded
-    as failed, with the reason, and not tried again; database errors propagate (the caller retries them)."""
+    """One frame, done once per model version (module docstring).
+
+    Only the frame's own faults are final: pixels that cannot be used (FrameError: undecodable, none, a
+    pixel bomb) or a pose that cannot be placed (GeoreferenceError) are recorded as failed, with the
+    reason, and not tried again. Anything else (the model or its runtime failing, out of memory, a full
+    disk under the evidence crops, a database error) leaves the frame without a record and comes back as
+    an ERROR outcome, so the flight stays open and the next run does the frame again. Transient database
+    errors propagate (the caller retries them)."""
     detector, _ = detector_for(job.model, job.backend, job.threads)
     version = job_version(job)
     key = ref.key(version)
@@ -277,15 +289,24 @@ def process_frame(ref: FrameRef, job: ProcessJob) -> FrameOutcome:
         record = progress.FrameRecord(
             key, ref.name, progress.DONE, None, detections, result, time.perf_counter() - started
         )
-    except PipelineError as err:
-        record = progress.FrameRecord(key, ref.name, progress.FAILED, str(err), 0, None, 0.0)
-    except Exception as err:  # a decoder or the model choking on one frame's bytes: that frame is bad
-        if is_transient(err) or isinstance(err, MemoryError):  # the machine's trouble, not the frame's
-            raise
-        reason = f"{ref.name}: {type(err).__name__}: {err}"
+    except (FrameError, GeoreferenceError) as err:
+        reason = str(err) if err.path else f"{ref.name}: {err.reason}"
         record = progress.FrameRecord(key, ref.name, progress.FAILED, reason, 0, None, 0.0)
+    except Exception as err:
+        if is_transient(err):
+            raise
+        return FrameOutcome(ref.name, ERROR, 0, 0, not_the_frames_fault(ref, err))
     saved = progress.save_frame(sessions, ref.flight_id, version, record)
     return _outcome(ref, saved, reused=False)
+
+
+def not_the_frames_fault(ref: FrameRef, err: BaseException) -> str:
+    """One line for a frame left without a record: what failed, and that the next run tries again."""
+    if isinstance(err, PipelineError):
+        what = str(err) if err.path else f"{ref.name}: {err.reason}"
+    else:
+        what = f"{ref.name}: {type(err).__name__}: {err}"
+    return f"{what} (not the frame's fault: not recorded, the next run does it again)"
 
 
 def _outcome(ref: FrameRef, record: progress.FrameRecord, reused: bool) -> FrameOutcome:

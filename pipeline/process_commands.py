@@ -113,9 +113,10 @@ def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
         return
     for f in summary["flights"]:
         print(
-            f"{f['flight_id']}: {f['frames']} frames ({f['frames_failed']} failed, {f['frames_reused']} "
-            f"already done), {f['detections']} detections, {f['cases_new']} new cases, "
-            f"{f['cases_updated']} updated"
+            f"{f['flight_id']}: {f['frames']} frames ({f['frames_failed']} failed, "
+            + (f"{f['frames_pending']} left for the next run, " if f.get("frames_pending") else "")
+            + f"{f['frames_reused']} already done), {f['detections']} detections, "
+            f"{f['cases_new']} new cases, {f['cases_updated']} updated"
         )
     for err in summary["errors"]:
         print(f"  problem: {err}")

@@ -66,3 +66,17 @@ class SlowDarkBlobDetector(DarkBlobDetector):
 
 def slow_dark_blobs() -> SlowDarkBlobDetector:
     return SlowDarkBlobDetector()
+
+
+@dataclass
+class FailsThenWorksDetector(DarkBlobDetector):
+    """Raises RuntimeError, as an out-of-memory runtime does, on its first `failures` calls; then finds what
+    DarkBlobDetector finds (same version: its records are the same frames' records)."""
+
+    failures: int = 1
+
+    def __call__(self, tiles: np.ndarray, conf: float, iou: float) -> list[np.ndarray]:
+        if self.failures > 0:
+            self.failures -= 1
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB (fake)")
+        return super().__call__(tiles, conf, iou)

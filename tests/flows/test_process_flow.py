@@ -48,11 +48,12 @@ def test_a_database_hiccup_is_retried_with_backoff(tmp_path: Path, monkeypatch: 
     assert summary["frames_failed"] == 0 and summary["flights"][0]["complete"]
 
 
-def test_a_model_that_cannot_run_fails_frames_not_the_flow(tmp_path: Path) -> None:
+def test_a_model_that_cannot_run_leaves_the_flight_open_not_its_frames_failed(tmp_path: Path) -> None:
     flight = copy_flight("nadir_mapping", tmp_path / "f", photos=2)
     summary = run_process([str(flight)], make_job(tmp_path, model="flow_fakes:ExplodingDetector"))
-    assert summary["frames_failed"] == 2
-    assert all("model exploded" in e for e in summary["errors"])
+    assert (summary["frames_failed"], summary["frames_pending"]) == (0, 2)
+    assert not summary["flights"][0]["complete"]
+    assert all("model exploded" in e for e in summary["errors"][:2])
 
 
 def test_the_run_leaves_progress_table_and_summary_artifacts(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ import functools
 import hashlib
 import importlib
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -411,6 +411,8 @@ def default_job(db_url: str | None = None, model: str | None = None, **overrides
     from pipeline.config import load_settings
 
     settings = load_settings()
+    ingest = overrides.pop("ingest", None) or IngestSettings()
+    overrides["ingest"] = replace(ingest, max_pixels=settings.max_pixels)
     return ProcessJob(
         db_url=db_url or settings.db_url,
         data_root=str(settings.data_root.resolve()),

@@ -17,7 +17,7 @@ from pipeline.config import DEFAULT_MAX_PIXELS
 from pipeline.errors import MetadataError, PixelLimitError
 from pipeline.metadata import jpeg
 from pipeline.metadata.exif import ExifFields, exif_fields, read_tags
-from pipeline.metadata.pixels import check_size
+from pipeline.metadata.pixels import check_size, declared_size
 from pipeline.metadata.xmp import XmpFields, parse_xmp
 from pipeline.types import ImageMeta
 
@@ -118,6 +118,9 @@ def image_meta_from_bytes(
             problems.append("truncated JPEG: no end-of-image marker")
         xmp_packet = header.xmp or jpeg.find_xmp_anywhere(data)
     else:
+        declared = declared_size(data)  # before Pillow, whose own bomb limit is lower than ours
+        if declared is not None:
+            check_size(declared[0], declared[1], path, max_pixels)
         width, height = _other_image_size(data, path)
         xmp_packet = jpeg.find_xmp_anywhere(data)
     if width and height:

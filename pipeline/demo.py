@@ -8,7 +8,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from pipeline import geo
+from pipeline import filekinds, geo
 from pipeline.errors import PipelineError
 from pipeline.types import CameraView, ImageMeta
 
@@ -27,10 +27,11 @@ def flight_dirs(roots: list[Path]) -> list[Path]:
 
 
 def _has_media(folder: Path) -> bool:
-    from pipeline.ingest import PHOTO_SUFFIXES, VIDEO_SUFFIXES
+    """Whether the folder holds a photo or a video, by content (`pipeline.filekinds`, as ingest decides)."""
+    from pipeline.ingest import media_kind
 
-    wanted = PHOTO_SUFFIXES | VIDEO_SUFFIXES
-    return any(p.is_file() and p.suffix.lower() in wanted for p in folder.iterdir())
+    media = (filekinds.JPEG, filekinds.VIDEO)
+    return any(p.is_file() and media_kind(p)[0] in media for p in folder.iterdir())
 
 
 def frame_record(meta: ImageMeta) -> dict[str, Any]:

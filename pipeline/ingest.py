@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipeline import geo
+from pipeline import filekinds, geo
 from pipeline.config import DEFAULT_MAX_PIXELS
 from pipeline.errors import FrameError, GeoreferenceError, MetadataError, PipelineError, PixelLimitError
 from pipeline.types import CameraView, ImageMeta, Intrinsics, SrtEntry
@@ -38,10 +38,8 @@ from pipeline.types import CameraView, ImageMeta, Intrinsics, SrtEntry
 if TYPE_CHECKING:
     import numpy as np
 
+# Names a photo goes by: a damaged file so named is a failed frame, not a stray file (see media_kind).
 PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg"})
-VIDEO_SUFFIXES = frozenset({".mp4", ".mov"})
-# Side files an upload or the simulator leaves beside the media: not frames, and not worth a warning.
-QUIET_SUFFIXES = frozenset({".srt", ".json", ".geojson", ".txt", ".yaml", ".yml", ".csv"})
 _HASH_CHUNK = 1 << 20
 SAMPLE_DISTANCE = "distance"  # video frames sampled by ground distance (production)
 SAMPLE_EVERY = "every"  # every video frame (evaluation, calibration, benches)
@@ -160,19 +158,33 @@ def plan_flight(
     frames: list[FrameRef] = []
     skipped: list[tuple[str, str]] = []
     for path in files:
-        suffix = path.suffix.lower()
+        kind, why_not = media_kind(path)
         try:
-            if suffix in PHOTO_SUFFIXES:
+            if kind == filekinds.JPEG:
                 frames.append(photo_ref(path, fid))
-            elif suffix in VIDEO_SUFFIXES:
+            elif kind == filekinds.VIDEO:
                 video_frames, notes = plan_video(path, fid, settings)
                 frames.extend(video_frames)
                 skipped.extend((str(path), note) for note in notes)
-            elif suffix not in QUIET_SUFFIXES:
-                skipped.append((str(path), "not a photo or video this pipeline reads"))
+            elif kind not in (filekinds.TELEMETRY, filekinds.TEXT):
+                skipped.append((str(path), why_not))
         except PipelineError as err:
             skipped.append((str(path), err.reason))
     return FlightPlan(fid, str(folder), tuple(frames), tuple(skipped))
+
+
+def media_kind(path: Path) -> tuple[str, str]:
+    """(kind, why not usable) of a file in a flight folder, by its content (`pipeline.filekinds`, shared with
+    upload). A damaged file named as a photo still counts as a photo: loading it records the frame as failed
+    with the reason, as for any photo that cannot be decoded."""
+    found = filekinds.classify_file(path)
+    if found.kind == filekinds.PNG:
+        return "", "PNG pictures are not drone photos this pipeline reads"
+    if found.kind == filekinds.ZIP:
+        return "", "an archive: upload it (patrol upload, or the web page) to unpack it"
+    if found.kind or path.suffix.lower() not in PHOTO_SUFFIXES:
+        return found.kind, found.reason
+    return filekinds.JPEG, ""
 
 
 def media_files(folder: Path) -> list[Path]:

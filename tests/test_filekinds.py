@@ -77,3 +77,47 @@ def test_a_fifo_is_never_opened(tmp_path: Path) -> None:
     os.mkfifo(fifo)
     found = classify_file(fifo)  # would block forever if it were opened for reading
     assert found.kind == "" and "regular file" in found.reason
+
+
+def test_ingest_decides_by_the_same_classifier(tmp_path: Path) -> None:
+    from pipeline.ingest import plan_flight
+
+    files = {
+        "DJI_0001.JPG": bf.JPEG,
+        "renamed.bin": bf.JPEG,  # a photo by its bytes, whatever its name
+        "DJI_0002.HEIC": bf.HEIC,
+        "DJI_0003.DNG": bf.TIFF,
+        "DJI_0004.MP4": bf.MP4_NO_MOOV,
+        "report.html": bf.HTML_POLYGLOT,
+        "map.png": bf.png(),
+        "DJI_0005.JPG": bf.JPEG_CUT,  # named a photo: planned, and recorded failed when it cannot be decoded
+        "notes.txt": b"wind 3 m/s",
+        "flight.zip": b"PK\x03\x04" + bytes(40),
+    }
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    plan = plan_flight(tmp_path, "F1")
+    assert sorted(Path(f.source).name for f in plan.frames) == ["DJI_0001.JPG", "DJI_0005.JPG", "renamed.bin"]
+    skipped = {Path(p).name: why for p, why in plan.skipped}
+    assert set(skipped) == {
+        "DJI_0002.HEIC",
+        "DJI_0003.DNG",
+        "DJI_0004.MP4",
+        "report.html",
+        "map.png",
+        "flight.zip",
+    }
+    assert all(skipped.values())
+    assert "convert them to JPEG" in skipped["DJI_0002.HEIC"] and "DNG/TIFF" in skipped["DJI_0003.DNG"]
+    assert "moov" in skipped["DJI_0004.MP4"] and "PNG" in skipped["map.png"]
+
+
+def test_the_demo_finds_flights_by_content(tmp_path: Path) -> None:
+    from pipeline.demo import flight_dirs
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "x.bin").write_bytes(bf.JPEG)
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "DJI_0001.HEIC").write_bytes(bf.HEIC)
+    (tmp_path / "b" / "report.mp4").write_bytes(bf.FTYP_THEN_HTML)
+    assert [d.name for d in flight_dirs([tmp_path])] == ["a"]

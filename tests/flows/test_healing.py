@@ -102,3 +102,42 @@ def test_a_pixel_bomb_is_the_frames_own_fault_recorded_once_and_the_rest_goes_on
     assert line.startswith(f"{bomb}: image declares 20000x20000 (400 MP), over the 200 MP limit")
     again = run_process([str(flight)], job)
     assert again["flights"][0]["frames_reused"] == 2 and again["frames_failed"] == 1
+
+
+def _recorded_positions(db_url: str) -> list[tuple[str, float, float]]:
+    """(frame, lat, lon) of every sighting in the frame records, in frame and position order."""
+    from sqlalchemy import select
+
+    from pipeline.cases.db import make_engine
+    from pipeline.cases.models import ProcessedFrame
+
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(select(ProcessedFrame.frame_path, ProcessedFrame.result)).all()
+    finally:
+        engine.dispose()
+    return sorted((path, s["lat"], s["lon"]) for path, result in rows for s in (result or {})["sightings"])
+
+
+def test_a_corrected_srt_takes_effect_on_the_rerun(tmp_path: Path) -> None:
+    import re
+
+    video = copy_flight("video_patrol", tmp_path / "video")
+    job = make_job(tmp_path)
+    first = run_process([str(video)], job)
+    before = _recorded_positions(job.db_url)
+    assert first["cases_new"] > 0 and before
+    srt = video / "DJI_0001.SRT"
+    text = srt.read_text(encoding="utf-8")
+    moved = re.sub(r"\[latitude: ([\d.]+)\]", lambda m: f"[latitude: {float(m.group(1)) + 0.01:.6f}]", text)
+    assert moved != text
+    srt.write_text(moved, encoding="utf-8")  # the pilot's corrected telemetry: 1.1 km further north
+    second = run_process([str(video)], job)
+    assert second["flights"][0]["complete"]
+    assert second["flights"][0]["frames_reused"] == 0  # same video bytes, new telemetry: detected anew
+    after = [p for p in _recorded_positions(job.db_url) if p not in before]
+    assert len(after) == len(before)
+    for (frame, lat, lon), (frame2, lat2, lon2) in zip(before, after, strict=True):
+        assert frame2 == frame
+        assert lat2 - lat == pytest.approx(0.01, abs=2e-5) and lon2 == pytest.approx(lon, abs=2e-5)

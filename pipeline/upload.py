@@ -159,6 +159,14 @@ def sniff(name: str, path: Path) -> tuple[str | None, str]:
     """(kind, reason): what the staged file at `path` is for a flight (image, video, telemetry, sidecar or
     zip), by the shared classifier in `pipeline.filekinds`; or None and why it is not usable."""
     found = filekinds.classify_file(path, name)
+    if found.kind == filekinds.JPEG and found.width_px and found.height_px:
+        from pipeline.errors import PixelLimitError
+        from pipeline.metadata.pixels import check_size
+
+        try:  # a pixel bomb, refused by its header as ingest refuses it
+            check_size(found.width_px, found.height_px, name)
+        except PixelLimitError as err:
+            return None, err.reason
     if found.kind == filekinds.ZIP:
         return "zip", ""
     if found.kind == filekinds.PNG:

@@ -146,3 +146,15 @@ def test_detect_gives_one_line_per_bomb_and_detects_in_the_file_after(
     assert errors == [f"patrol: error: {p}: {says}" for p, (_, _, _, says) in zip(paths, BOMBS, strict=True)]
     [frame] = [json.loads(line) for line in out.splitlines()]
     assert frame["path"] == str(GOOD) and frame["georeferenced"]
+
+
+def test_upload_refuses_a_pixel_bomb_by_its_header_and_keeps_the_rest(tmp_path: Path) -> None:
+    from pipeline.upload import folder_files, receive_flight
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "DJI_0100.JPG").write_bytes(jpeg_declaring(20000, 20000))
+    (src / "DJI_0001.JPG").write_bytes(GOOD.read_bytes())
+    report = receive_flight(folder_files(src), tmp_path / "inbox", label="f", uploaded_by="test")
+    assert [(r.name, r.reason) for r in report.refused] == [("DJI_0100.JPG", BOMBS[0][3])]
+    assert [f.name for f in report.files] == ["DJI_0001.JPG"]

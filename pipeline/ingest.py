@@ -129,6 +129,8 @@ class LoadedFrame:
 
 
 def file_sha256(path: Path) -> str:
+    if path.exists() and not path.is_file():  # a FIFO or device: reading it could block forever
+        raise FrameError("not a regular file", str(path))
     digest = hashlib.sha256()
     try:
         with path.open("rb") as fh:
@@ -492,6 +494,8 @@ def decode_photo(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray
 
     from pipeline.metadata.pixels import check_image_file
 
+    if path.exists() and not path.is_file():  # a FIFO or device: reading it could block forever
+        raise FrameError("not a regular file", str(path))
     try:
         check_image_file(path, max_pixels)
         data = np.fromfile(str(path), dtype=np.uint8)

@@ -158,3 +158,24 @@ def test_upload_refuses_a_pixel_bomb_by_its_header_and_keeps_the_rest(tmp_path: 
     report = receive_flight(folder_files(src), tmp_path / "inbox", label="f", uploaded_by="test")
     assert [(r.name, r.reason) for r in report.refused] == [("DJI_0100.JPG", BOMBS[0][3])]
     assert [f.name for f in report.files] == ["DJI_0001.JPG"]
+
+
+def test_a_fifo_named_jpg_is_one_line_in_meta_and_ingest_not_a_hang(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import os
+
+    from pipeline.errors import FrameError
+    from pipeline.ingest import FrameRef
+
+    fifo = tmp_path / "DJI_0002.JPG"
+    os.mkfifo(fifo)  # nobody ever writes: opening it for reading would block forever
+    assert main(["meta", str(fifo), str(GOOD), "--json"]) == 1
+    out, err = capsys.readouterr()
+    assert err.splitlines() == [f"patrol: error: {fifo}: not a regular file"]
+    assert json.loads(out)["path"] == str(GOOD)
+    with pytest.raises(FrameError, match="not a regular file"):
+        photo_ref(fifo)  # what `patrol detect` asks first
+    with pytest.raises(FrameError) as caught:  # a file swapped for a FIFO after planning
+        load_frame(FrameRef("F", str(fifo), str(fifo), "0" * 64))
+    assert str(caught.value) == f"{fifo}: not a regular file"

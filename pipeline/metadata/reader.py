@@ -174,6 +174,8 @@ def read_image_meta(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> I
     p = Path(path)
     if p.is_dir():
         raise MetadataError("is a directory", str(p))
+    if p.exists() and not p.is_file():  # a FIFO or device named .JPG: opening it could block forever
+        raise MetadataError("not a regular file", str(p))
     data, whole = _read_prefix(p)
     return image_meta_from_bytes(data, str(p), whole_file=whole, max_pixels=max_pixels)
 

@@ -306,6 +306,7 @@ def not_the_frames_fault(ref: FrameRef, err: BaseException) -> str:
         what = str(err) if err.path else f"{ref.name}: {err.reason}"
     else:
         what = f"{ref.name}: {type(err).__name__}: {err}"
+    what = " ".join(what.split())  # one line, whatever a runtime's message holds
     return f"{what} (not the frame's fault: not recorded, the next run does it again)"
 
 

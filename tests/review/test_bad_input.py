@@ -154,3 +154,13 @@ def test_files_table(
         assert not disposition.startswith("attachment"), row
     else:
         assert disposition.startswith("attachment"), row
+
+
+def test_the_small_entry_bomb_is_refused_over_http(
+    world: World, client_as: Callable[[str | None], TestClient]
+) -> None:
+    r = client_as("pilot").post(
+        "/api/uploads", files=[("files", ("f.zip", _small_bomb(), "application/zip"))]
+    )
+    assert r.status_code == 400 and "decompression bomb" in r.json()["detail"]
+    assert not world.inbox.exists() or not any(world.inbox.iterdir())

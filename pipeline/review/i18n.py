@@ -111,6 +111,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "users.title": ("用户管理", "Users"),
     "users.add": ("添加用户", "Add user"),
     "users.display_name": ("显示名称", "Display name"),
+    "users.disabled": ("已停用", "disabled"),
     "help.keys": (
         "j/k 上下移动 · Enter 打开 · n 领取下一件 · a 领取 · c 确认 · r 不予立案 · d 标记重复 · u 放回 · "
         "Esc 取消 · ? 帮助",

@@ -26,7 +26,13 @@ class NewUser(BaseModel):
 def _list(request: Request) -> list[dict[str, Any]]:
     with db(request)() as s:
         return [
-            {"id": u.id, "name": u.name, "display_name": u.display_name, "role": u.role}
+            {
+                "id": u.id,
+                "name": u.name,
+                "display_name": u.display_name,
+                "role": u.role,
+                "disabled": u.disabled,
+            }
             for u in s.scalars(select(User).order_by(User.name))
         ]
 

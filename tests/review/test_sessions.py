@@ -175,3 +175,13 @@ def test_success_clears_that_addresss_failures(
     assert _try(client, "rev1", PASSWORD) == 303
     for _ in range(limit - 1):
         assert _try(_client(world, "192.0.2.13"), "rev1") == 401  # counted from zero again
+
+
+def test_the_users_page_shows_who_is_disabled(
+    world: World, client_as: Callable[[str | None], TestClient]
+) -> None:
+    assert main(["users", "disable", "rev1", "--db", world.settings.db_url]) == 0
+    admin = client_as("admin")
+    listed = {u["name"]: u["disabled"] for u in admin.get("/api/users").json()}
+    assert listed["rev1"] is True and listed["sup1"] is False
+    assert "已停用" in admin.get("/users").text and "disabled" in admin.get("/users?lang=en").text

@@ -180,6 +180,10 @@ def media_kind(path: Path) -> tuple[str, str]:
     upload). A damaged file named as a photo still counts as a photo: loading it records the frame as failed
     with the reason, as for any photo that cannot be decoded."""
     found = filekinds.classify_file(path)
+    if not found.kind and path.suffix.lower() in filekinds.SIDECAR_SUFFIXES:
+        # A side file (an empty YOLO label of a frame without targets, notes) is nothing to process and
+        # nothing wrong with the flight.
+        return filekinds.TEXT, ""
     if found.kind == filekinds.PNG:
         return "", "PNG pictures are not drone photos this pipeline reads"
     if found.kind == filekinds.ZIP:

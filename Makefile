@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup tools demo test lint typecheck unit clean init-weights
+.PHONY: setup tools demo test lint typecheck unit clean init-weights screenshots
 
 setup: $(STAMP) tools
 
@@ -45,6 +45,10 @@ test: setup lint typecheck unit
 # checked; `patrol train --transfer var/init/yolov8n-obb.pt` seeds a model with them (models/MODEL_CARD.md).
 init-weights: $(STAMP)
 	$(BIN)/python -m pipeline.train.initweights var/init
+
+# The README's screenshots, from the browser tests (a plain test run writes them to a temporary folder).
+screenshots: setup
+	PATROL_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q tests/review/test_browser.py
 
 demo: setup
 	$(BIN)/patrol demo

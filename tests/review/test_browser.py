@@ -1,6 +1,7 @@
 """The app in a real browser (Debian's chromium through Playwright): sign in, triage with the keyboard alone,
-reject with a reason, a supervisor dispatches, a pilot uploads a flight, the map. Screenshots go to
-docs/screenshots/ (the README shows them).
+reject with a reason, a supervisor dispatches, a pilot uploads a flight, the map. Screenshots go to a
+temporary folder, or to PATROL_SCREENSHOTS: `make screenshots` refreshes docs/screenshots/ (the README shows
+them), so that a test run never rewrites tracked files.
 
 These tests fail when no browser starts; PATROL_SKIP_BROWSER_TESTS=1 skips them instead (see README).
 """
@@ -12,6 +13,7 @@ import os
 import re
 import shutil
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -23,7 +25,7 @@ import uvicorn
 
 from tests.review.conftest import FLIGHT, PASSWORD, ROOT, World
 
-SHOTS = ROOT / "docs" / "screenshots"
+SHOTS = Path(os.environ.get("PATROL_SCREENSHOTS") or Path(tempfile.gettempdir()) / "patrol-screenshots")
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",

@@ -24,8 +24,9 @@ import cv2
 import numpy as np
 
 from pipeline.detect.backends import open_detector
-from pipeline.detect.detector import DetectSettings, detect_frame, detect_image
+from pipeline.detect.detector import DetectSettings, detect_frame
 from pipeline.detect.model import load_model_spec
+from pipeline.ingest import load_frame, photo_ref
 from pipeline.train.realdata import frames
 
 THUMB_GSD_M = 0.2
@@ -52,9 +53,19 @@ def run(card: str, real: Path, pictures: Path) -> dict[str, Any]:
     settings = DetectSettings()
     per_frame: dict[str, int] = {}
     for path, _src in frames(real, held_out=True):
-        result = detect_image(path, detector, settings)
+        # The one ingest, as `patrol detect` reads a photo.
+        frame = load_frame(photo_ref(path))
+        result = detect_frame(
+            frame.image,
+            frame.view,
+            detector,
+            settings,
+            path=str(path),
+            intrinsics=frame.intrinsics,
+            why_no_pose=frame.why_no_pose,
+        )
         per_frame[path.name] = len(result.detections)
-        draw(cv2.imread(str(path)), result.detections, pictures / f"{path.stem}.png")
+        draw(frame.image, result.detections, pictures / f"{path.stem}.png")
     labels = json.loads(LABELS.read_text())["labels"]
     # The thumbnails are crops at a known, coarse resolution: enlarged to the model's, then searched at
     # those pixels (no assumed heights, no size check: the resolution is stated, not guessed).

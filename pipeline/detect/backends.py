@@ -39,22 +39,20 @@ def to_network_input(tiles: np.ndarray) -> np.ndarray:
     return out
 
 
-def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
-    """Indices kept by greedy non-maximum suppression, highest score first."""
-    order = np.argsort(-scores, kind="stable")
-    x0, y0, x1, y1 = boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3]
-    area = np.maximum(x1 - x0, 0) * np.maximum(y1 - y0, 0)
-    keep = []
-    while order.size:
-        i = int(order[0])
-        keep.append(i)
-        rest = order[1:]
-        w = np.maximum(0.0, np.minimum(x1[i], x1[rest]) - np.maximum(x0[i], x0[rest]))
-        h = np.maximum(0.0, np.minimum(y1[i], y1[rest]) - np.maximum(y0[i], y0[rest]))
-        inter = w * h
-        overlap = inter / np.maximum(area[i] + area[rest] - inter, 1e-9)
-        order = rest[overlap <= iou]
-    return np.array(keep, dtype=np.int64)
+def nms(boxes: np.ndarray, scores: np.ndarray, iou: float, classes: np.ndarray | None = None) -> np.ndarray:
+    """Indices kept by non-maximum suppression within each class (OpenCV's), highest score first: a box is
+    dropped when its IoU with a better one of its class exceeds `iou`."""
+    import cv2
+
+    if len(boxes) == 0:
+        return np.zeros(0, dtype=np.int64)
+    xywh = np.column_stack([boxes[:, :2], boxes[:, 2:4] - boxes[:, :2]]).astype(np.float64)
+    labels = np.zeros(len(boxes), dtype=np.int64) if classes is None else classes.astype(np.int64)
+    kept = cv2.dnn.NMSBoxesBatched(
+        xywh.tolist(), scores.astype(float).tolist(), labels.tolist(), 0.0, float(iou)
+    )
+    keep = np.asarray(kept, dtype=np.int64).reshape(-1)
+    return keep[np.argsort(-scores[keep], kind="stable")]
 
 
 def decode(raw: np.ndarray, conf: float, iou: float) -> list[np.ndarray]:
@@ -74,9 +72,7 @@ def decode(raw: np.ndarray, conf: float, iou: float) -> list[np.ndarray]:
         cx, cy, w, h = pred[0, hit], pred[1, hit], pred[2, hit], pred[3, hit]
         boxes = np.column_stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2])
         cls = best[hit].astype(np.float32)
-        # Class-aware in one pass: boxes of different classes are moved apart so they never overlap.
-        shifted = boxes + (cls * 1e5)[:, None]
-        keep = nms(shifted, score[hit], iou)[:MAX_PER_TILE]
+        keep = nms(boxes, score[hit], iou, cls)[:MAX_PER_TILE]
         out.append(np.column_stack([boxes[keep], score[hit][keep], cls[keep]]).astype(np.float32))
     return out
 

@@ -113,3 +113,12 @@ def test_detect_runs_with_every_socket_blocked(model_card: Path, tmp_path: Path)
     assert summary == {"attempts": [], "codes": [0, 0]}
     frames = [json.loads(line) for line in lines[:-1]]
     assert [f["tiles"] for f in frames] == [frames[0]["tiles"]] * 2 and frames[0]["georeferenced"]
+
+
+def test_nms_drops_only_overlaps_above_the_threshold_within_a_class():
+    boxes = np.array([[0, 0, 10, 10], [0, 0, 10, 12], [0, 0, 10, 30], [100, 0, 110, 10]], dtype=float)
+    scores = np.array([0.9, 0.8, 0.7, 0.6])
+    # IoU with the first: 100/120 = 0.83 (dropped at 0.5), 100/300 = 0.33 (kept), 0 (kept).
+    assert nms(boxes, scores, 0.5).tolist() == [0, 2, 3]
+    assert nms(boxes, scores, 0.9).tolist() == [0, 1, 2, 3]
+    assert nms(boxes, scores, 0.5, np.array([0, 1, 0, 0])).tolist() == [0, 1, 2, 3]

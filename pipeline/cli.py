@@ -109,6 +109,9 @@ def cmd_locate(args: argparse.Namespace) -> int:
     from pipeline.frames import view_for_image
 
     view = view_for_image(Path(args.image), ground_elevation_m=args.ground_elevation)
+    w, h = view.intrinsics.width_px, view.intrinsics.height_px
+    if not (0.0 <= args.x_px <= w and 0.0 <= args.y_px <= h):
+        raise PipelineError(f"pixel ({args.x_px:g}, {args.y_px:g}) is outside the {w}x{h} image", args.image)
     point = geo.pixel_to_ground(view, args.x_px, args.y_px)
     g_lat, g_lon = geo.wgs84_to_gcj02(point.lat, point.lon)
     record = {

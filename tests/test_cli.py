@@ -91,6 +91,14 @@ def test_locate_a_file_without_gps_is_a_one_line_error(capsys: pytest.CaptureFix
     assert len(err) == 1 and str(plain) in err[0]
 
 
+@pytest.mark.parametrize(("x", "y"), [("-1", "10"), ("4001", "10"), ("10", "2251"), ("nan", "10")])
+def test_locate_a_pixel_outside_the_image_is_a_one_line_error(capsys: pytest.CaptureFixture[str], x, y):
+    # DJI_0018.JPG is 4000 x 2250 pixels (exiftool: ImageWidth, ImageHeight).
+    code, out, err = _run(capsys, "locate", str(BRIGHTON / "DJI_0018.JPG"), x, y, "--json")
+    assert code == 2 and out == []
+    assert len(err) == 1 and "outside the 4000x2250 image" in err[0] and "DJI_0018.JPG" in err[0]
+
+
 def test_console_script_is_installed_and_fails_cleanly(tmp_path: Path):
     exe = shutil.which("patrol") or str(Path(sys.executable).parent / "patrol")
     missing = tmp_path / "nope.JPG"

@@ -134,9 +134,10 @@ def _incomplete(summary: dict[str, Any]) -> bool:
 
 
 def cmd_process(args: argparse.Namespace) -> int:
-    for name in args.flights:
-        if not Path(name).is_dir():
-            raise PipelineError("not a folder", name)
+    missing = [name for name in args.flights if not Path(name).is_dir()]
+    if missing and len(missing) == len(args.flights):
+        raise PipelineError("not a folder", missing[0])
+    # Otherwise the flow reports each missing folder as an incomplete flight and the others go on.
     job = build_job(args)
     _check_model(job)
     quiet_prefect(warnings_only=True)

@@ -60,6 +60,19 @@ def test_not_a_folder_is_a_one_line_error(tmp_path: Path, capsys: pytest.Capture
     assert err.startswith("patrol: error:") and "not a folder" in err and "\n" not in err
 
 
+def test_a_missing_folder_among_good_ones_does_not_stop_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATROL_DATA_ROOT", str(tmp_path / "data"))
+    good = copy_flight("nadir_mapping", tmp_path / "good", photos=1)
+    db = f"sqlite:///{tmp_path / 'c.sqlite3'}"
+    argv = ["process", str(tmp_path / "nonexistent"), str(good), "--json", "--db", db, "--model", FAKE]
+    assert main(argv) == 1  # not everything could be done, and it says so
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["frames"] == 1 and out["cases_new"] > 0
+    assert any("nonexistent" in e and "not a folder" in e for e in out["errors"])
+
+
 def test_a_missing_model_is_a_one_line_error_before_any_flow(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

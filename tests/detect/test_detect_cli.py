@@ -97,9 +97,7 @@ def test_evaluate_json_has_a_row_per_class_and_one_for_all(
         assert set(r) >= EVALUATE_FIELDS and r["frames"] == 8 and r["flight"] == str(flight)
     assert rows[-1]["truth"] == 18
     if model_card == SHIPPED_MODEL:  # the trained model on a flight it never saw
-        # 14 of 18 for the third model (17 for the second): it gave up some simulated recall for 2.7x fewer
-        # false alarms on real frames (models/MODEL_CARD.md); a broken or untrained model finds next to none.
-        assert rows[-1]["recall"] >= 0.75
+        assert rows[-1]["recall"] >= 0.8
 
 
 def test_a_missing_model_is_a_one_line_error(capsys: pytest.CaptureFixture[str], tmp_path: Path):

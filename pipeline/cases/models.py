@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -149,6 +150,27 @@ class Case(Base):
     last_not_seen_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # Evidence (pipeline.cases.evidence_rule): of the frames of the latest flight over it that covered it
+    # adequately, how many saw it; the confidence that combines this with the scores; weak cases stay out of
+    # the morning queue.
+    evidence_seen: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    evidence_covered: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    confidence: Mapped[float | None] = mapped_column(Float, nullable=True, index=True)
+    low_evidence: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    position_error_m: Mapped[float | None] = mapped_column(Float, nullable=True)  # 90 % radius
+    # Change across flights: the last adequate coverage without it before it was first seen (新增), or
+    # "existing when first surveyed"; the first adequate coverage that no longer saw it; a resolved case
+    # covered and not seen (核查通过); seen again after it was resolved or closed (复发); grown in area.
+    new_since: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    first_surveyed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    absent_since: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    verified_cleared_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    recurrence: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    area_first_m2: Mapped[float | None] = mapped_column(Float, nullable=True)
+    area_last_m2: Mapped[float | None] = mapped_column(Float, nullable=True)
+    grown: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    before_frame_id: Mapped[int | None] = mapped_column(ForeignKey("frames.id"), nullable=True)
+    zone_id: Mapped[int | None] = mapped_column(ForeignKey("zones.id"), nullable=True)
     # Optimistic locking: every UPDATE checks and bumps it, so two hands on one case cannot both win.
     version: Mapped[int] = mapped_column(Integer, default=1)
 
@@ -177,6 +199,51 @@ class SightingRow(Base):
     seen_at: Mapped[datetime] = mapped_column(UtcDateTime())
     evidence_path: Mapped[str | None] = mapped_column(String(1024), nullable=True)
     evidence_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    position_error_m: Mapped[float | None] = mapped_column(Float, nullable=True)  # 90 % radius
+
+
+class CaseView(Base):
+    """A frame that covered a case's ground adequately, and whether it saw the case: its evidence."""
+
+    __tablename__ = "case_views"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    frame_id: Mapped[int] = mapped_column(ForeignKey("frames.id"), primary_key=True, index=True)
+    flight_id: Mapped[str] = mapped_column(String(128))
+    seen: Mapped[bool] = mapped_column(Boolean)
+
+
+class CoverageCell(Base):
+    """A coarse grid cell (pipeline.dedupe.coverage_cell) a frame's adequate footprint touches: how a new
+    object finds the earlier frames that looked at its ground."""
+
+    __tablename__ = "coverage_cells"
+
+    cell: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    frame_id: Mapped[int] = mapped_column(ForeignKey("frames.id"), primary_key=True, index=True)
+
+
+class Zone(Base):
+    """Ground that raises no case (a legal stacking yard, a permitted structure): sightings inside are kept
+    on an `excluded` case as evidence. `class_name` None: every class. Removed zones are kept, marked."""
+
+    __tablename__ = "zones"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    reason: Mapped[str] = mapped_column(Text)
+    class_name: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    polygon: Mapped[list[Any]] = mapped_column(JSON)  # [[lat, lon], ...], first point not repeated
+    min_lat: Mapped[float] = mapped_column(Float)
+    max_lat: Mapped[float] = mapped_column(Float)
+    min_lon: Mapped[float] = mapped_column(Float)
+    max_lon: Mapped[float] = mapped_column(Float)
+    # No foreign key: cases already point at zones, and a cycle would leave no order to empty tables in.
+    source_case_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    removed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    removed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
 
 class CaseEvent(Base):

@@ -15,6 +15,14 @@ from pipeline.cases.models import Case, CaseEvent
 
 # GeoReport v2 knows only "open" and "closed"; the finer state travels as `patrol_status`.
 _CLOSED_STATES = frozenset({"closed", "rejected", "duplicate"})
+# What the public reads as `status_notes`: a fixed line per state. Reviewers' notes are internal (they name
+# people, addresses, suspicions) and are never published; the outbox event carries them to the city system.
+PUBLIC_NOTES = {
+    "confirmed": "已核实，待派遣处置",
+    "dispatched": "已派遣处置",
+    "resolved": "已处置，待结案",
+    "closed": "已结案",
+}
 
 
 def iso(dt: datetime | None) -> str | None:
@@ -29,9 +37,11 @@ def open311_status(status: str) -> str:
 
 
 def media_url(case: Case, media_base_url: str | None) -> str | None:
+    """The public evidence crop (pipeline.cases.open311 serves it; the review app mounts that router under
+    /open311/v2)."""
     if not media_base_url or not case.evidence_path:
         return None
-    return f"{media_base_url.rstrip('/')}/cases/{case.id}/evidence"
+    return f"{media_base_url.rstrip('/')}/open311/v2/requests/{case.id}/media.jpg"
 
 
 def describe(case: Case) -> str:
@@ -47,7 +57,7 @@ def request_record(case: Case, media_base_url: str | None = None) -> dict[str, A
     return {
         "service_request_id": str(case.id),
         "status": open311_status(case.status),
-        "status_notes": case.reason or "",
+        "status_notes": PUBLIC_NOTES.get(case.status, ""),
         "service_name": case.service_name or case.class_name,
         "service_code": case.service_code,
         "description": describe(case),

@@ -157,7 +157,10 @@ def create_app(
     app.include_router(api.router(max_files))
     # The city's read API is public by design: it shows only cases staff have confirmed.
     app.include_router(
-        open311_router(sessions, categories, media_base_url=settings.media_base_url), prefix="/open311/v2"
+        open311_router(
+            sessions, categories, media_base_url=settings.media_base_url, data_root=settings.data_root
+        ),
+        prefix="/open311/v2",
     )
     _install_docs(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

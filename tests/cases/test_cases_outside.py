@@ -30,6 +30,19 @@ from pipeline.types import Sighting
 
 Sessions = sessionmaker[Session]
 T0 = datetime(2026, 10, 6, 1, 0, tzinfo=UTC)
+# A reviewer's note: internal, and full of what XML 1.0 cannot carry (PostgreSQL refuses only NUL in text).
+INTERNAL_NOTE = "户主张三，电话 138xxxx \x01\x08\x1b[31m </status_notes> \ufffe"
+# A real 16 x 12 JPEG, as the pipeline writes evidence crops.
+CROP = bytes.fromhex(
+    "ffd8ffe000104a46494600010100000100010000ffdb004300080606070605080707070909080a0c140d0c0b0b0c19"
+    "12130f141d1a1f1e1d1a1c1c20242e2720222c231c1c2837292c30313434341f27393d38323c2e333432ffc0000b08"
+    "000c001001011100ffc4001f0000010501010101010100000000000000000102030405060708090a0bffc400b51000"
+    "02010303020403050504040000017d01020300041105122131410613516107227114328191a1082342b1c11552d1f0"
+    "2433627282090a161718191a25262728292a3435363738393a434445464748494a535455565758595a636465666768"
+    "696a737475767778797a838485868788898a92939495969798999aa2a3a4a5a6a7a8a9aab2b3b4b5b6b7b8b9bac2c3"
+    "c4c5c6c7c8c9cad2d3d4d5d6d7d8d9dae1e2e3e4e5e6e7e8e9eaf1f2f3f4f5f6f7f8f9faffda0008010100003f00f9"
+    "fe8a28a00fffd9"
+)
 
 
 @pytest.fixture
@@ -38,7 +51,7 @@ def queue(
 ) -> Sessions:
     """Four cases: 1 confirmed shed, 2 closed garbage pile, 3 new shed (internal), 4 rejected (internal)."""
     batch = [
-        sighting(0, 0, frame="a", evidence_jpeg=b"crop-1"),
+        sighting(0, 0, frame="a", evidence_jpeg=CROP),
         sighting(100, 0, frame="b", cls="garbage_pile"),
         sighting(200, 0, frame="c"),
         sighting(300, 0, frame="d"),
@@ -49,7 +62,7 @@ def queue(
         push_sightings(s, batch[:1], categories=categories, data_root=tmp_path, now=now)
         push_sightings(s, batch[1:], categories=categories, data_root=tmp_path, now=now)
         lifecycle.claim_next(s, "wang", now=now)
-        lifecycle.confirm(s, 1, "wang", now=now)
+        lifecycle.confirm(s, 1, "wang", note=INTERNAL_NOTE, now=now)
         lifecycle.claim_next(s, "wang", now=now)
         lifecycle.confirm(s, 2, "wang", now=now)
         lifecycle.dispatch(s, 2, "li", now=now)
@@ -60,10 +73,11 @@ def queue(
 
 
 @pytest.fixture
-def client(queue: Sessions, categories: CategoryConfig) -> TestClient:
+def client(queue: Sessions, categories: CategoryConfig, tmp_path: Path) -> TestClient:
     app = FastAPI()
     app.include_router(
-        open311_router(queue, categories, media_base_url="https://patrol.example/"), prefix="/open311/v2"
+        open311_router(queue, categories, media_base_url="https://patrol.example/", data_root=tmp_path),
+        prefix="/open311/v2",
     )
     return TestClient(app)
 
@@ -101,7 +115,7 @@ def test_requests_show_only_public_cases_with_spec_fields(client: TestClient) ->
     ):
         assert field in one
     assert one["status"] == "open" and one["service_code"] == "0101"
-    assert one["media_url"] == "https://patrol.example/cases/1/evidence"
+    assert one["media_url"] == "https://patrol.example/open311/v2/requests/1/media.jpg"
     assert one["requested_datetime"].endswith("Z")
     g_lat, g_lon = geo.wgs84_to_gcj02(one["lat"], one["long"])
     assert (one["gcj02_lat"], one["gcj02_lon"]) == pytest.approx((g_lat, g_lon))
@@ -135,6 +149,101 @@ def test_one_request_json_xml_and_errors(client: TestClient) -> None:
     bad = client.get("/open311/v2/requests.xml?status=maybe")
     assert bad.status_code == 400 and ET.fromstring(bad.content).tag == "errors"
     assert client.get("/open311/v2/requests.yaml").status_code == 404
+
+
+# Issue 11's bad requests to the public API: one row each, the answer named (a 4xx naming the parameter,
+# never a 500), on SQLite and PostgreSQL. (row, URL, status, words of the description or None)
+OPEN311_ROWS = [
+    ("NUL byte in service_code", "/requests.json?service_code=01%0001", 400, "service_code holds control"),
+    ("NUL byte in status", "/requests.json?status=open%00", 400, "status holds control characters"),
+    ("NUL byte in the request id", "/requests/1%00.json", 400, "request id holds control characters"),
+    ("NUL byte in a service code path", "/services/01%0001.json", 400, "service_code holds control"),
+    ("page=10^17", "/requests.json?page=100000000000000000", 400, "page must be a whole number from 1"),
+    ("page=0", "/requests.json?page=0", 400, "page must be a whole number from 1"),
+    ("page=-1", "/requests.json?page=-1", 400, "page must be a whole number"),
+    ("page_size=10^9", "/requests.json?page_size=1000000000", 400, "page_size must be a whole number"),
+    ("page far past the last", "/requests.json?page=999999", 200, None),
+    ("id = 2^31", "/requests/2147483648.json", 404, "no service request"),
+    ("id = 2^63", "/requests/9223372036854775808.json", 404, "no service request"),
+    ("id of 40 digits", f"/requests/{'9' * 40}.json", 400, "ASCII digits"),
+    ("ids >= 2^31 in a list", "/requests.json?service_request_id=1,2147483648", 200, None),
+    ("id 0", "/requests/0.json", 404, "no service request"),
+    ("Arabic-Indic digits as the id", "/requests/%D9%A1.json", 400, "ASCII digits"),
+    ("superscript two as the id", "/requests/%C2%B2.json", 400, "ASCII digits"),
+    ("fullwidth digits in a list", "/requests.json?service_request_id=%EF%BC%91", 400, "ASCII digits"),
+    ("101 ids in a list", "/requests.json?service_request_id=" + ",".join(["1"] * 101), 400, "more than 100"),
+    ("start_date=0001-01-01", "/requests.json?start_date=0001-01-01", 400, "between 1970 and 9998"),
+    ("end_date=9999-12-31", "/requests.json?end_date=9999-12-31", 400, "between 1970 and 9998"),
+    (
+        "end_date=9999-12-31T23:59:59-14:00 (past datetime's range in UTC)",
+        "/requests.json?end_date=9999-12-31T23:59:59-14:00",
+        400,
+        "between 1970 and 9998",
+    ),
+    ("start_date=0001-01-01T00:00+14:00", "/requests.json?start_date=0001-01-01T00:00%2B14:00", 400, "1970"),
+    ("time zone +23:59", "/requests.json?start_date=2024-01-01T00:00%2B23:59", 400, "no zone is more than"),
+    ("time zone -99:00", "/requests.json?start_date=2024-01-01T00:00-99:00", 400, "not a W3C date-time"),
+    ("date that is not a date", "/requests.json?start_date=2024-13-45", 400, "not a W3C date-time"),
+    ("a 3000-character filter", "/requests.json?service_code=" + "x" * 3000, 400, "longer than 2000"),
+    ("unknown status", "/requests.json?status=maybe", 400, "status must be open or closed"),
+    ("unknown format", "/requests.yaml", 404, "unknown response format"),
+]
+
+
+@pytest.mark.parametrize(("row", "url", "status", "says"), OPEN311_ROWS, ids=[r[0] for r in OPEN311_ROWS])
+def test_open311_bad_requests_are_4xx(
+    client: TestClient, row: str, url: str, status: int, says: str | None
+) -> None:
+    reply = client.get("/open311/v2" + url)
+    assert reply.status_code == status, (row, reply.text)
+    if says is not None:
+        [error] = reply.json()
+        assert error["code"] == status and says in error["description"], (row, error)
+        assert len(error["description"]) < 200  # a caller's text is cut short, never echoed whole
+    if ".json" in url:
+        xml = client.get("/open311/v2" + url.replace(".json", ".xml"))
+        assert xml.status_code == status and ET.fromstring(xml.content) is not None
+
+
+def test_pages_split_the_list(client: TestClient) -> None:
+    first = client.get("/open311/v2/requests.json?page_size=1").json()
+    second = client.get("/open311/v2/requests.json?page_size=1&page=2").json()
+    both = client.get("/open311/v2/requests.json").json()
+    assert [i["service_request_id"] for i in first + second] == [i["service_request_id"] for i in both]
+    assert len(both) == 2
+
+
+def test_xml_stays_well_formed_and_notes_are_not_published(client: TestClient) -> None:
+    reply = client.get("/open311/v2/requests/1.xml")
+    root = ET.fromstring(reply.content)  # the stored note holds \x01, \x08, ESC and U+FFFE
+    assert root.findtext("request/status_notes") == "已核实，待派遣处置"
+    for body in (reply.text, client.get("/open311/v2/requests.json").text):
+        assert "张三" not in body and "138" not in body
+
+
+def test_xml_text_replaces_what_xml_cannot_carry() -> None:
+    from pipeline.cases.open311 import xml_text
+
+    text = "a\x00b\x01c\td\ne\x7ff\ufffeg\ud800h"
+    cleaned = xml_text(text)
+    assert cleaned == "a\ufffdb\ufffdc\td\ne\x7ff\ufffdg\ufffdh"
+    ET.fromstring(f"<x>{cleaned}</x>".encode("utf-8", "surrogatepass"))
+
+
+def test_media_url_resolves_to_the_evidence_jpeg(client: TestClient, tmp_path: Path) -> None:
+    [one] = client.get("/open311/v2/requests/1.json").json()
+    path = one["media_url"].removeprefix("https://patrol.example")
+    picture = client.get(path)
+    assert picture.status_code == 200 and picture.content == CROP
+    assert picture.headers["content-type"] == "image/jpeg"
+    assert picture.headers["x-content-type-options"] == "nosniff"
+    assert picture.headers["content-security-policy"].startswith("sandbox")
+    [two] = client.get("/open311/v2/requests/2.json").json()
+    assert two["media_url"] == ""  # no crop: no URL
+    assert client.get("/open311/v2/requests/2/media.jpg").status_code == 404
+    # internal cases (3 new, 4 rejected) show no picture either
+    assert client.get("/open311/v2/requests/3/media.jpg").status_code == 404
+    assert client.get("/open311/v2/requests/%D9%A1/media.jpg").status_code == 400
 
 
 # --- the outbox ------------------------------------------------------------------------------------

@@ -48,6 +48,7 @@ ROUTES: list[tuple[str, str, str, str]] = [
     ("GET", "/open311/v2/services/{service_code}.{fmt}", "/open311/v2/services/0101.json", PUBLIC),
     ("GET", "/open311/v2/requests.{fmt}", "/open311/v2/requests.json", PUBLIC),
     ("GET", "/open311/v2/requests/{request_id}.{fmt}", "/open311/v2/requests/1.json", PUBLIC),
+    ("GET", "/open311/v2/requests/{request_id}/media.jpg", "/open311/v2/requests/1/media.jpg", PUBLIC),
 ]
 
 # action -> least role, through both the page form and the API

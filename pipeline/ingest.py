@@ -23,6 +23,8 @@ from __future__ import annotations
 import bisect
 import hashlib
 import math
+import os
+import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -30,7 +32,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipeline import filekinds, geo
+from pipeline import filekinds, filenames, geo
 from pipeline.config import DEFAULT_MAX_PIXELS
 from pipeline.errors import FrameError, GeoreferenceError, MetadataError, PipelineError, PixelLimitError
 from pipeline.types import CameraView, ImageMeta, Intrinsics, SrtEntry
@@ -154,12 +156,23 @@ def plan_flight(
     frames outside its telemetry); PipelineError only when `folder` is no folder."""
     settings.check()
     if not folder.is_dir():
-        raise PipelineError("not a folder", str(folder))
-    fid = flight_id or folder.resolve().name
+        raise PipelineError("not a folder", filenames.shown(str(folder)))
+    if not filenames.is_text(str(folder.resolve())):
+        raise PipelineError(filenames.NOT_UTF8_FOLDER, filenames.shown(str(folder)))
     files = media_files(folder)
+    fid = flight_id or flight_id_for(folder, files)
     frames: list[FrameRef] = []
     skipped: list[tuple[str, str]] = []
+    inside = folder.resolve()
     for path in files:
+        if not filenames.is_text(str(path)):
+            skipped.append((filenames.shown(str(path)), filenames.NOT_UTF8))
+            continue
+        if path.is_symlink() and not _resolves_inside(path, inside):
+            skipped.append((str(path), "a link to outside the flight folder (or to nothing): not followed"))
+            continue
+        if not path.is_file():
+            continue  # a link to a folder inside the flight: its files are listed where they lie
         kind, why_not = media_kind(path)
         try:
             if kind == filekinds.JPEG:
@@ -195,13 +208,43 @@ def media_kind(path: Path) -> tuple[str, str]:
 
 def media_files(folder: Path) -> list[Path]:
     """Files under a flight folder, sub-folders included (an SD card's DCIM/100MEDIA/ arrives as it was),
-    in path order; hidden files and folders left out."""
+    in path order, and links (plan_flight refuses those that point out of the folder; links to folders
+    are never descended); hidden files and folders left out."""
     found = []
     for p in folder.rglob("*"):
         rel = p.relative_to(folder).parts
-        if p.is_file() and not any(part.startswith(".") for part in rel):
+        if (p.is_file() or p.is_symlink()) and not any(part.startswith(".") for part in rel):
             found.append(p)
-    return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
+    return sorted(found, key=lambda p: os.fsencode(p.relative_to(folder).as_posix()))
+
+
+def _resolves_inside(path: Path, folder: Path) -> bool:
+    try:
+        return path.resolve(strict=True).is_relative_to(folder)
+    except (OSError, RuntimeError):  # dangling, or a loop
+        return False
+
+
+# Folder names cameras give (DCF: three digits and five characters, `100MEDIA`, `101_PANO`; DJI's newer
+# `DJI_001`; `DCIM` itself): every card has them, so they say nothing about which flight a folder holds.
+_CAMERA_FOLDER = re.compile(r"^(?:\d{3}[0-9A-Z_]{5}|DJI_\d{3}|DCIM)$", re.IGNORECASE)
+
+
+def flight_id_for(folder: Path, files: Sequence[Path] | None = None) -> str:
+    """The flight id of a folder given without one: its name; for a camera's own folder name (`100MEDIA`,
+    on every card) the name and a fingerprint of what it holds (each file's path and size), so two cards'
+    `100MEDIA` are two flights and the same card processed again is the same flight wherever it lies."""
+    name = folder.resolve().name
+    if not _CAMERA_FOLDER.match(name):
+        return name
+    digest = hashlib.sha256()
+    for path in files if files is not None else media_files(folder):
+        try:
+            size = path.stat().st_size
+        except OSError:
+            size = -1
+        digest.update(os.fsencode(path.relative_to(folder).as_posix()) + b"\0" + str(size).encode() + b"\n")
+    return f"{name}-{digest.hexdigest()[:8]}"
 
 
 def telemetry_for(video: Path) -> Path | None:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from pipeline import filenames
 from pipeline.errors import PipelineError
 from pipeline.types import ImageMeta
 
@@ -61,19 +62,22 @@ def cmd_meta(args: argparse.Namespace) -> int:
     failed = 0
     for name in args.files:
         path = Path(name)
+        shown = filenames.shown(name)
         try:
             if _is_telemetry(path):
                 entries = read_srt(path)
                 for entry in entries:
-                    _print_record({"path": str(path), **entry.as_dict()}, args.json)
+                    _print_record({"path": shown, **entry.as_dict()}, args.json)
             else:
-                _print_record(_meta_record(read_image_meta(path, max_pixels)), args.json)
-        except PipelineError as err:
+                record = _meta_record(read_image_meta(path, max_pixels))
+                _print_record({**record, "path": shown}, args.json)
+        except (PipelineError, OSError) as err:
             failed += 1
-            _fail(str(err))
-        except OSError as err:
-            failed += 1
-            _fail(f"{path}: {err.strerror or err}")
+            reason = err.reason if isinstance(err, PipelineError) else str(err.strerror or err)
+            _fail(f"{shown}: {reason}")
+            if args.json:
+                # In the stream too, in file order, so a script reading stdout learns which file failed.
+                _emit({"path": shown, "error": reason})
     return EXIT_SOME_FAILED if failed else 0
 
 

@@ -43,13 +43,16 @@ def test_meta_reads_the_good_files_around_a_bad_one(capsys: pytest.CaptureFixtur
     code, out, err = _run(capsys, "meta", *map(str, files), "--json")
     paths = [json.loads(line)["path"] for line in out]
     assert str(BRIGHTON / "DJI_0018.JPG") in paths and str(BRIGHTON / "DJI_0019.JPG") in paths
-    # Each unreadable file is reported, once, on one line naming it — or listed with its problems.
-    for bad in (empty, not_image):
-        named = [line for line in err if str(bad) in line] + [
-            line for line in out if json.loads(line)["path"] == str(bad) and json.loads(line)["problems"]
-        ]
-        assert len(named) == 1
-    assert code == (1 if err else 0)
+    # Each unreadable file is reported once on stderr, one line naming it, and (--json) once in the stream
+    # as {"path", "error"} in file order.
+    records = [json.loads(line) for line in out]
+    assert [r["path"] for r in records] == list(map(str, files))
+    for bad, why in ((empty, "empty file (0 bytes)"), (not_image, "not an image")):
+        [line] = [line for line in err if str(bad) in line]
+        assert line.startswith(f"patrol: error: {bad}: {why}")
+        [failed] = [r for r in records if r["path"] == str(bad)]
+        assert set(failed) == {"path", "error"} and why in failed["error"]
+    assert code == 1
 
 
 def test_meta_on_telemetry_prints_one_object_per_entry(capsys: pytest.CaptureFixture[str]):

@@ -108,7 +108,8 @@ def test_meta_gives_one_line_naming_the_file_and_reads_the_next(
     out, err = capsys.readouterr()
     assert code == 1
     assert err.splitlines() == [f"patrol: error: {path}: {says}"]
-    [record] = [json.loads(line) for line in out.splitlines()]
+    failed, record = [json.loads(line) for line in out.splitlines()]
+    assert failed == {"path": str(path), "error": says}  # --json: the error is in the stream, in order
     assert record["path"] == str(GOOD) and record["width"] == 2000
 
 
@@ -173,7 +174,7 @@ def test_a_fifo_named_jpg_is_one_line_in_meta_and_ingest_not_a_hang(
     assert main(["meta", str(fifo), str(GOOD), "--json"]) == 1
     out, err = capsys.readouterr()
     assert err.splitlines() == [f"patrol: error: {fifo}: not a regular file"]
-    assert json.loads(out)["path"] == str(GOOD)
+    assert [json.loads(line)["path"] for line in out.splitlines()] == [str(fifo), str(GOOD)]
     with pytest.raises(FrameError, match="not a regular file"):
         photo_ref(fifo)  # what `patrol detect` asks first
     with pytest.raises(FrameError) as caught:  # a file swapped for a FIFO after planning

@@ -36,7 +36,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
-from pipeline import filekinds
+from pipeline import filekinds, filenames
+from pipeline.config import DEFAULT_MAX_PIXELS
 from pipeline.errors import PipelineError
 
 MANIFEST_NAME = "upload-manifest.json"
@@ -61,6 +62,9 @@ class UploadLimits:
     # a `.staging-*` folder left by an upload that died (killed, power cut) is removed after this long, or at
     # once when the process that made it on this machine is gone
     stale_staging_s: float = 24 * 3600.0
+    # a photo whose header declares more is left out unread, as ingest refuses it (PATROL_MAX_PIXELS: the
+    # entry points pass the setting)
+    max_pixels: int = DEFAULT_MAX_PIXELS
 
 
 @dataclass(frozen=True)
@@ -102,15 +106,23 @@ class UploadReport:
         return out
 
 
+def default_limits() -> UploadLimits:
+    """The limits, with the pixel limit the environment sets (PATROL_MAX_PIXELS) as ingest reads it."""
+    from pipeline.config import load_settings
+
+    return UploadLimits(max_pixels=load_settings().max_pixels)
+
+
 def folder_files(folder: Path) -> list[IncomingFile]:
     """The files under a local flight folder, for `patrol upload` (links are not followed)."""
     if not folder.is_dir():
         raise UploadError("not a folder", str(folder))
     found: list[IncomingFile] = []
+    top = filenames.shown(folder.resolve().name)
     for path in sorted(folder.rglob("*")):
         if path.is_file() and not path.is_symlink():
             rel = path.relative_to(folder).as_posix()
-            found.append(IncomingFile(f"{folder.name}/{rel}", _opener(path)))
+            found.append(IncomingFile(f"{top}/{rel}", _opener(path)))
     return found
 
 
@@ -155,7 +167,7 @@ _UPLOAD_KINDS = {
 }
 
 
-def sniff(name: str, path: Path) -> tuple[str | None, str]:
+def sniff(name: str, path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[str | None, str]:
     """(kind, reason): what the staged file at `path` is for a flight (image, video, telemetry, sidecar or
     zip), by the shared classifier in `pipeline.filekinds`; or None and why it is not usable."""
     found = filekinds.classify_file(path, name)
@@ -164,7 +176,7 @@ def sniff(name: str, path: Path) -> tuple[str | None, str]:
         from pipeline.metadata.pixels import check_size
 
         try:  # a pixel bomb, refused by its header as ingest refuses it
-            check_size(found.width_px, found.height_px, name)
+            check_size(found.width_px, found.height_px, name, max_pixels)
         except PixelLimitError as err:
             return None, err.reason
     if found.kind == filekinds.ZIP:
@@ -200,7 +212,7 @@ class _Stager:
         target = self.root / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         size, digest = self._copy(rel, src, target, declared)
-        kind, reason = sniff(rel, target)
+        kind, reason = sniff(rel, target, self.limits.max_pixels)
         if kind == "zip" and not in_zip:
             try:
                 self.expand(rel, target)
@@ -314,21 +326,32 @@ def receive_flight(
     now: datetime | None = None,
 ) -> UploadReport:
     """Check and copy one flight into `inbox/<time>-<label>/` with its manifest; see the module doc."""
-    limits = limits or UploadLimits()
+    limits = limits or default_limits()
     now = now or datetime.now(UTC)
     items = list(items)
     if not items:
         raise UploadError("no files in the upload")
+    # A name that is not UTF-8 text (raw bytes from a disk) cannot be stored or shown: that file is left out,
+    # named with its bytes escaped; the others go on.
+    unnamed = [
+        RefusedFile(filenames.shown(i.name), filenames.NOT_UTF8)
+        for i in items
+        if not filenames.is_text(i.name)
+    ]
+    items = [i for i in items if filenames.is_text(i.name)]
+    if not items:
+        raise UploadError(f"no file with a usable name: {filenames.NOT_UTF8}")
     names = [safe_name(i.name) for i in items]  # before anything is written
-    top = _strip_common_top(names)
-    if top is not None and len(items) > 1:
+    top = _strip_common_top(names + [r.name for r in unnamed])
+    if top is not None and len(items) + len(unnamed) > 1:
         names = [n.split("/", 1)[1] for n in names]
+        unnamed = [dataclasses.replace(r, name=r.name.split("/", 1)[1]) for r in unnamed]
     label = label.strip() or (top or "flight")
     inbox.mkdir(parents=True, exist_ok=True)
     clean_stale_staging(inbox, limits.stale_staging_s)
     staging = Path(tempfile.mkdtemp(prefix=_staging_prefix(), dir=inbox))
     try:
-        stager = _Stager(staging, limits)
+        stager = _Stager(staging, limits, refused=unnamed)
         for item, name in zip(items, names, strict=True):
             with _reading(item) as src:
                 stager.add(name, src, in_zip=False)

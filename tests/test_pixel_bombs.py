@@ -180,3 +180,23 @@ def test_a_fifo_named_jpg_is_one_line_in_meta_and_ingest_not_a_hang(
     with pytest.raises(FrameError) as caught:  # a file swapped for a FIFO after planning
         load_frame(FrameRef("F", str(fifo), str(fifo), "0" * 64))
     assert str(caught.value) == f"{fifo}: not a regular file"
+
+
+def test_upload_reads_the_pixel_limit_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipeline.upload import folder_files, receive_flight
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "DJI_0001.JPG").write_bytes(GOOD.read_bytes())
+    (src / "DJI_0002.MP4").write_bytes((SAMPLES / "video_patrol" / "DJI_0001.MP4").read_bytes())
+    monkeypatch.setenv("PATROL_MAX_PIXELS", "2000000")
+    report = receive_flight(folder_files(src), tmp_path / "inbox", label="f", uploaded_by="test")
+    from PIL import Image
+
+    width, height = Image.open(GOOD).size  # 2000 x 1500: 3 MP
+    [refused] = report.refused
+    assert refused.name == "DJI_0001.JPG" and refused.reason.startswith(f"image declares {width}x{height} (")
+    assert refused.reason.endswith("over the 2 MP limit (PATROL_MAX_PIXELS): not decoded")
+    assert [f.name for f in report.files] == ["DJI_0002.MP4"]

@@ -39,7 +39,11 @@ async def _receive(request: Request, viewer: Viewer) -> UploadReport:
     files = [v for v in form.getlist("files") if isinstance(v, UploadFile)]
     label = form.get("label")
     items = [IncomingFile(f.filename or "unnamed", _opener(f)) for f in files if f.filename or f.size]
-    limits = UploadLimits(max_files=config.max_upload_files, max_total_bytes=config.max_upload_bytes)
+    limits = UploadLimits(
+        max_files=config.max_upload_files,
+        max_total_bytes=config.max_upload_bytes,
+        max_pixels=request.app.state.settings.max_pixels,
+    )
     # Hashing and copying gigabytes is blocking work: off the event loop.
     return await run_in_threadpool(
         receive_flight,

@@ -288,3 +288,20 @@ def test_the_review_app_removes_stale_staging_when_it_starts(world: World) -> No
     app = create_app(world.settings, world.config)
     app.state.sessions.kw["bind"].dispose()
     assert not old.exists()
+
+
+def test_a_name_that_is_not_utf8_is_left_out_escaped_and_the_rest_lands(tmp_path: Path) -> None:
+    import os
+
+    from pipeline.filenames import NOT_UTF8
+    from pipeline.upload import folder_files
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "DJI_0001.JPG").write_bytes(JPEG)
+    with open(os.path.join(os.fsencode(src), "第".encode("gbk") + b".JPG"), "wb") as fh:
+        fh.write(JPEG)
+    report = receive_flight(folder_files(src), tmp_path / "inbox", label="f", uploaded_by="p")
+    assert [f.name for f in report.files] == ["DJI_0001.JPG"]
+    assert [(r.name, r.reason) for r in report.refused] == [("\\xb5\\xda.JPG", NOT_UTF8)]
+    assert (Path(report.path) / "upload-manifest.json").read_text(encoding="utf-8")

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 from xml.etree.ElementTree import Element, ParseError
@@ -86,27 +86,52 @@ def _split(tag: str) -> tuple[str, str]:
     return "", tag
 
 
-def _flatten(elem: Element, prefix: str, out: Flat) -> None:
-    for attr, value in elem.attrib.items():
-        ns, local = _split(attr)
-        if ns not in (RDF_NS, META_NS):
-            out.setdefault((ns, prefix + local), value)
-    for child in elem:
-        ns, local = _split(child.tag)
-        if ns in (RDF_NS, META_NS):  # Description, Seq/Bag/Alt, li: structure, not properties
-            _flatten(child, prefix, out)
-            continue
-        text = (child.text or "").strip()
-        if text:
-            out.setdefault((ns, prefix + local), text)
-        if len(child) or child.attrib:
-            _flatten(child, prefix + local + "/", out)
+MAX_DEPTH = 64  # real packets nest 5-8 deep; a hostile one nests 100 000 deep to exhaust the stack
 
 
 def flatten_xmp(root: Element) -> Flat:
+    """Every property as `(namespace, path) -> text`, the first value of a path kept. Walked with a stack of
+    its own, not by recursion (a deep packet once raised RecursionError and stopped the files after it);
+    elements deeper than MAX_DEPTH are left out, and flatten_xmp_checked says so."""
+    return flatten_xmp_checked(root)[0]
+
+
+def flatten_xmp_checked(root: Element) -> tuple[Flat, bool]:
+    """(properties, whether some were left out for nesting deeper than MAX_DEPTH)."""
     out: Flat = {}
-    _flatten(root, "", out)
-    return out
+    too_deep = False
+
+    def visit(elem: Element, prefix: str) -> None:
+        for attr, value in elem.attrib.items():
+            ns, local = _split(attr)
+            if ns not in (RDF_NS, META_NS):
+                out.setdefault((ns, prefix + local), value)
+
+    # Depth-first in document order, as a recursion would go: the first of two equal paths wins.
+    visit(root, "")
+    stack: list[tuple[Iterator[Element], str]] = [(iter(root), "")]
+    while stack:
+        children, prefix = stack[-1]
+        child = next(children, None)
+        if child is None:
+            stack.pop()
+            continue
+        ns, local = _split(child.tag)
+        if ns in (RDF_NS, META_NS):  # Description, Seq/Bag/Alt, li: structure, not properties
+            inner = prefix
+        else:
+            text = (child.text or "").strip()
+            if text:
+                out.setdefault((ns, prefix + local), text)
+            if not (len(child) or child.attrib):
+                continue
+            inner = prefix + local + "/"
+        if len(stack) >= MAX_DEPTH:
+            too_deep = True
+            continue
+        visit(child, inner)
+        stack.append((iter(child), inner))
+    return out, too_deep
 
 
 _PATTERN_ATTR = re.compile(r'drone-dji:(\w+)\s*=\s*"([^"]*)"')
@@ -263,7 +288,12 @@ def parse_xmp(packet: bytes) -> XmpFields:
         fields_ = xmp_fields_from_flat(flat)
         note = "XMP not well-formed" + ("; DJI tags read by pattern" if flat else "")
         return XmpFields(**{**_as_kwargs(fields_), "problems": (note, *fields_.problems)})
-    return xmp_fields_from_flat(flatten_xmp(root))
+    flat, too_deep = flatten_xmp_checked(root)
+    fields_ = xmp_fields_from_flat(flat)
+    if not too_deep:
+        return fields_
+    note = f"XMP nested deeper than {MAX_DEPTH} levels: the deeper part ignored"
+    return XmpFields(**{**_as_kwargs(fields_), "problems": (note, *fields_.problems)})
 
 
 def _as_kwargs(value: XmpFields) -> dict[str, Any]:

@@ -252,3 +252,20 @@ def test_dms_to_degrees(values: list[float], axis: str, expected: object) -> Non
 )
 def test_exif_datetime_to_iso(raw: str, subsec: str | None, offset: str | None, expected: str | None) -> None:
     assert exif_datetime_to_iso(raw, subsec, offset) == expected
+
+
+def test_deeply_nested_xmp_is_a_problem_not_a_recursion_error(
+    make_jpeg: Callable[..., Path], exif_dict: Callable[..., dict[str, Any]], xmp_packet: Callable[..., bytes]
+) -> None:
+    import sys
+
+    depth = 8 * sys.getrecursionlimit()  # a recursive walk runs out of stack long before this
+    nest = "<a>" * depth + "1" + "</a>" * depth  # 7 bytes a level: it fits one 64 kB APP1 segment
+    xmp = xmp_packet('drone-dji:RelativeAltitude="+80.00"', body=nest)
+    deep = make_jpeg("deep.JPG", exif=exif_dict(), xmp=xmp)
+    good = make_jpeg("good.JPG", exif=exif_dict())
+    results = read_many([deep, good])
+    assert [r.meta is not None for r in results] == [True, True]
+    meta = results[0].meta
+    assert meta is not None and meta.rel_alt_m == 80.0  # what lies shallow is still read
+    assert "XMP nested deeper than 64 levels: the deeper part ignored" in meta.problems

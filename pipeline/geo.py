@@ -197,7 +197,20 @@ def pose_from_meta(meta: ImageMeta, ground_elevation_m: float | None = None) -> 
     roll = meta.gimbal_roll_deg if meta.gimbal_roll_deg is not None else 0.0
     if height <= 0:
         raise GeoreferenceError(f"height above ground {height:.2f} m is not positive", meta.path)
-    return Pose(meta.lat, meta.lon, height, yaw, pitch, roll), tuple(notes)
+    return Pose(meta.lat, meta.lon, height, yaw, pitch, roll, rtk_sigma_m(meta)), tuple(notes)
+
+
+# DJI RtkFlag values with a differential solution (fixed 50, float 34): only then do RtkStd* describe the
+# position; a single-point (16) or absent (0) solution is ordinary GNSS.
+_RTK_SOLUTIONS = frozenset({34, 50})
+
+
+def rtk_sigma_m(meta: ImageMeta) -> float | None:
+    """The per-axis horizontal accuracy an RTK solution states for the frame, or None."""
+    if meta.rtk_flag not in _RTK_SOLUTIONS:
+        return None
+    stds = [v for v in (meta.rtk_std_lat_m, meta.rtk_std_lon_m) if v is not None and v > 0.0]
+    return max(stds) if stds else None
 
 
 def view_from_meta(

@@ -205,6 +205,7 @@ def sightings_for(
             seen_at=seen_at,
             footprint=det.footprint,
             size_m=det.size_m,
+            position_error_m=det.position_error_m,
             evidence_jpeg=_jpeg(crop(frame.image, det.xyxy_px)),
         )
         stored, _ = store_evidence(data_root, sighting)
@@ -214,14 +215,24 @@ def sightings_for(
     return out
 
 
-def coverage_for(frame: LoadedFrame, frame_path: str, max_distance_m: float) -> FrameCoverage | None:
+def coverage_for(
+    frame: LoadedFrame, frame_path: str, max_distance_m: float, searched_rows: tuple[int, int]
+) -> FrameCoverage | None:
+    """The ground the detector actually searched in this frame (the rows within range and fine enough:
+    pipeline.detect.scale), which is what "covered adequately" means for the case evidence. None when the
+    frame has no pose or nothing was searched."""
     from pipeline import geo
     from pipeline.errors import GeoreferenceError
 
-    if frame.view is None:
+    top, bottom = searched_rows
+    if frame.view is None or bottom <= top:
         return None
+    intr = frame.view.intrinsics
+    # Rows are the decoded image's; the view may describe the same picture at another size.
+    scale = intr.height_px / frame.image.shape[0]
+    box = (0.0, top * scale, float(intr.width_px), bottom * scale)
     try:
-        footprint = tuple(geo.frame_footprint(frame.view, max_distance_m))
+        footprint = tuple(geo.ground_polygon(frame.view, box, max_distance_m=max_distance_m))
     except GeoreferenceError:
         return None
     return FrameCoverage(frame.ref.flight_id, frame_path, _seen_at(frame), footprint)
@@ -257,7 +268,11 @@ def detect_and_place(ref: FrameRef, job: ProcessJob, detector: Detector) -> tupl
     sightings = sightings_for(frame, found.detections, frame_path, data_root)
     if sightings and ref.is_video:
         _write_still(frame.image, Path(frame_path))
-    cover = coverage_for(frame, frame_path, job.detect.max_ground_distance_m)
+    cover = (
+        coverage_for(frame, frame_path, job.detect.max_ground_distance_m, found.searched_rows)
+        if found.georeferenced
+        else None
+    )
     result = {
         "sightings": [_sighting_json(s) for s in sightings],
         "coverage": None if cover is None else _coverage_json(cover),

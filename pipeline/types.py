@@ -38,6 +38,11 @@ class ImageMeta:
     calibrated_cy_px: float | None = None
     exif_width: int | None = None  # what EXIF claims; differs from width after a resize
     exif_height: int | None = None
+    # DJI RTK tags: the solution (50 fixed, 34 float, 16 single point, 0 none) and its stated accuracy
+    rtk_flag: int | None = None
+    rtk_std_lat_m: float | None = None
+    rtk_std_lon_m: float | None = None
+    rtk_std_hgt_m: float | None = None
     problems: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
@@ -149,6 +154,7 @@ class Pose:
     yaw_deg: float
     pitch_deg: float
     roll_deg: float = 0.0
+    gnss_sigma_m: float | None = None  # per-axis position error the receiver states (RTK); None: unknown
 
 
 @dataclass(frozen=True)
@@ -187,6 +193,7 @@ class Sighting:
     seen_at: str
     footprint: tuple[tuple[float, float], ...] = ()
     size_m: float | None = None  # the object's largest ground extent, when known
+    position_error_m: float | None = None  # 90 % radius (pipeline.position_error)
     evidence_jpeg: bytes | None = field(default=None, repr=False)
     evidence_path: str | None = None
 
@@ -224,6 +231,7 @@ class Detection:
     # Frames without a usable pose are searched at a few assumed ground resolutions: the one that found this
     # box (and `size_m` is then the box's extent at it). None when the pose gave the resolution.
     assumed_gsd_m: float | None = None
+    position_error_m: float | None = None  # 90 % radius of lat/lon (pipeline.position_error)
 
     def as_dict(self) -> dict[str, Any]:
         """The `patrol detect --json` object."""
@@ -238,4 +246,5 @@ class Detection:
             "size_m": None if self.size_m is None else round(self.size_m, 2),
             "footprint": [[lat, lon] for lat, lon in self.footprint],
             "assumed_gsd_m": None if self.assumed_gsd_m is None else round(self.assumed_gsd_m, 4),
+            "position_error_m": None if self.position_error_m is None else round(self.position_error_m, 2),
         }

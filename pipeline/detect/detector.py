@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline import geo
+from pipeline import geo, position_error
 from pipeline.detect.merge import FrameBoxes, merge, to_frame
 from pipeline.detect.model import Detector
 from pipeline.detect.scale import ScaleLimits, ScalePlan, fallback_plans, plan_scales
@@ -174,6 +174,7 @@ def georeference(
     dist = np.hypot(en[:, 0], en[:, 1])
     latlon = geo.offsets_latlon(view.pose.lat, view.pose.lon, en)
     out, dropped = [], 0
+    gnss = position_error.gnss_sigma_m(view.pose.gnss_sigma_m)
     for k, xyxy in enumerate(boxes.xyxy):
         if not np.isfinite(dist[k]) or dist[k] > max_distance_m:
             dropped += 1
@@ -201,6 +202,9 @@ def georeference(
                 ground_distance_m=float(dist[k]),
                 size_m=size,
                 footprint=footprint,
+                position_error_m=position_error.sighting_error_m(
+                    view.pose.height_m, float(dist[k]), gnss, size
+                ),
             )
         )
     return out, dropped

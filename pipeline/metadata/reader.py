@@ -22,7 +22,17 @@ from pipeline.metadata.xmp import XmpFields, parse_xmp
 from pipeline.types import ImageMeta
 
 MAX_READ_BYTES = 64 * 1024 * 1024  # metadata sits at the front; a bigger file is read only this far
+# Which position a photo has, when EXIF GPS and XMP both give one (the same rule for every vendor: DJI,
+# Autel and Skydio write both from the same fix, Parrot writes position to EXIF only):
+# - they agree within POSITION_DISAGREEMENT_M (a consumer GNSS fix's error): EXIF wins, the standard tag
+#   every map and tool reads;
+# - EXIF lacks a hemisphere ref and the signed XMP value has the same magnitude: XMP gives the sign;
+# - EXIF has none: XMP's;
+# - they disagree beyond it (EXIF refs S/W against positive XMP: 25 806 km): neither can be trusted, the
+#   photo has no position and `POSITION_CONFLICT` among its problems, and ingest refuses the frame (a
+#   failed frame in the flight summary), so no case opens on the wrong side of the Earth.
 POSITION_DISAGREEMENT_M = 50.0
+POSITION_CONFLICT = "EXIF and XMP positions differ by"
 
 
 @dataclass(frozen=True)
@@ -90,7 +100,11 @@ def _merge_position(ex: ExifFields, xm: XmpFields, problems: list[str]) -> tuple
     elif xm.lat is not None and xm.lon is not None and not (xm.lat == 0.0 and xm.lon == 0.0):
         gap = _distance_m(lat, lon, xm.lat, xm.lon)
         if gap > POSITION_DISAGREEMENT_M:
-            problems.append(f"EXIF and XMP positions differ by {gap:.0f} m")
+            problems.append(
+                f"{POSITION_CONFLICT} {gap:.0f} m (EXIF {lat:.6f}, {lon:.6f}; XMP {xm.lat:.6f}, {xm.lon:.6f}), "
+                f"more than the {POSITION_DISAGREEMENT_M:g} m a GPS fix may be off: no position trusted"
+            )
+            return None, None
     if lat is not None and lon is not None and lat == 0.0 and lon == 0.0:
         problems.append("GPS position is (0, 0): no fix")
         return None, None
@@ -164,8 +178,17 @@ def image_meta_from_bytes(
         calibrated_cy_px=xm.calibrated_cy_px,
         exif_width=ex.width,
         exif_height=ex.height,
+        rtk_flag=None if xm.rtk_flag is None else int(xm.rtk_flag),
+        rtk_std_lat_m=xm.rtk_std_lat_m,
+        rtk_std_lon_m=xm.rtk_std_lon_m,
+        rtk_std_hgt_m=xm.rtk_std_hgt_m,
         problems=tuple(dict.fromkeys(problems)),
     )
+
+
+def position_conflict(meta: ImageMeta) -> str | None:
+    """The problem that says the photo's EXIF and XMP positions contradict each other, if one does."""
+    return next((p for p in meta.problems if p.startswith(POSITION_CONFLICT)), None)
 
 
 def read_image_meta(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageMeta:

@@ -8,7 +8,9 @@ and read vendors' tags from it by local name, case-insensitively (DJI's own spel
 Vendor facts used (checked against vendors' docs and readers of real files):
 - DJI `http://www.dji.com/drone-dji/1.0/`: GpsLatitude, GpsLongitude / GpsLongtitude (real misspelling),
   AbsoluteAltitude, RelativeAltitude, Gimbal{Yaw,Pitch,Roll}Degree, Flight{Yaw,Pitch,Roll}Degree,
-  CalibratedFocalLength, CalibratedOpticalCenterX/Y; values are signed strings such as "+40.10".
+  CalibratedFocalLength, CalibratedOpticalCenterX/Y, RtkFlag (50 fixed, 34 float, 16 single point, 0 none)
+  and RtkStdLat/Lon/Hgt (the solution's standard deviations, metres); values are signed strings such as
+  "+40.10".
   Newer Autel firmware writes the same tag names (under DJI's or its own namespace): read by local name.
 - Skydio `https://www.skydio.com/drone-skydio/1.0/`: Latitude, Longitude, AbsoluteAltitude and the struct
   CameraOrientationNED {Yaw, Pitch, Roll} (NED Euler angles: pitch negative below the horizon, as DJI).
@@ -55,6 +57,10 @@ class XmpFields:
     calibrated_focal_px: float | None = None
     calibrated_cx_px: float | None = None
     calibrated_cy_px: float | None = None
+    rtk_flag: float | None = None
+    rtk_std_lat_m: float | None = None
+    rtk_std_lon_m: float | None = None
+    rtk_std_hgt_m: float | None = None
     make: str | None = None
     model: str | None = None
     problems: tuple[str, ...] = ()
@@ -185,6 +191,11 @@ def _vendor_dji(flat: Flat, namespaces: Iterable[str] | None) -> dict[str, float
         "calibrated_focal_px": num("CalibratedFocalLength"),
         "calibrated_cx_px": num("CalibratedOpticalCenterX"),
         "calibrated_cy_px": num("CalibratedOpticalCenterY"),
+        # RTK-equipped models (M3E, M30T, P4 RTK): solution state and its accuracy, metres
+        "rtk_flag": num("RtkFlag"),
+        "rtk_std_lat_m": num("RtkStdLat"),
+        "rtk_std_lon_m": num("RtkStdLon"),
+        "rtk_std_hgt_m": num("RtkStdHgt"),
     }
 
 
@@ -239,6 +250,8 @@ def _plausible(name: str, value: float) -> bool:
         return abs(value) <= _ANGLE_LIMIT
     if name.endswith("_alt_m"):
         return abs(value) <= _ALT_LIMIT
+    if name.startswith("rtk_"):
+        return 0.0 <= value <= _ALT_LIMIT  # flag 0 (no solution) is a real value
     return value > 0.0  # calibrated focal length and optical centre
 
 

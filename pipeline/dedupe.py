@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from pipeline import geo
+from pipeline.position_error import combined_error_m
 from pipeline.types import Sighting
 
 # Grid cells of 0.0005 degrees: about 55 m north-south and 51 m east-west around Dongguan (23 N), a little
@@ -27,15 +28,39 @@ _M_PER_DEG_LAT = 110_574.0  # the shortest degree of latitude (at the equator): 
 
 @dataclass(frozen=True)
 class MergeRule:
-    """How far apart two sightings of one class may be and still be one object."""
+    """How far apart two sightings of one class may be and still be one object.
+
+    The radius is the spread of the difference of two positions, from each one's own 90 % error radius
+    (pipeline.position_error: near nadir from low height it is a couple of metres, at a far oblique range
+    ten or more), times `error_factor`, plus half the larger object: a 20 m shed seen from two sides has box
+    anchors metres apart even with perfect positions. A sighting without a stated error (records from before
+    errors were kept) counts with `gps_error_m` / sqrt(2), so two of them give the old fixed radius.
+    """
 
     gps_error_m: float = 8.0
     typical_size_m: float = 6.0  # used when a sighting carries no extent of its own
+    error_factor: float = 1.0
 
-    def radius_m(self, size_a_m: float | None = None, size_b_m: float | None = None) -> float:
+    def radius_m(
+        self,
+        size_a_m: float | None = None,
+        size_b_m: float | None = None,
+        error_a_m: float | None = None,
+        error_b_m: float | None = None,
+    ) -> float:
         size_a = self.typical_size_m if size_a_m is None else size_a_m
         size_b = self.typical_size_m if size_b_m is None else size_b_m
-        return self.gps_error_m + 0.5 * max(size_a, size_b)
+        fallback = self.gps_error_m / math.sqrt(2.0)
+        err_a = fallback if error_a_m is None else error_a_m
+        err_b = fallback if error_b_m is None else error_b_m
+        return self.error_factor * math.hypot(err_a, err_b) + 0.5 * max(size_a, size_b)
+
+    def coverage_margin_m(self, size_m: float | None, error_m: float | None) -> float:
+        """How far inside a frame's searched ground an object must lie for the frame to count as having
+        looked at it: the object whole in view, allowing for where it may really be."""
+        size = self.typical_size_m if size_m is None else size_m
+        err = self.gps_error_m / math.sqrt(2.0) if error_m is None else error_m
+        return 0.5 * size + 0.5 * err
 
 
 @dataclass(frozen=True)
@@ -47,6 +72,7 @@ class SightingGroup:
     lon: float
     sightings: tuple[Sighting, ...]  # best (highest score) first
     size_m: float | None = None
+    position_error_m: float | None = None  # 90 % radius of (lat, lon)
 
     @property
     def best(self) -> Sighting:
@@ -67,6 +93,7 @@ class CaseRef:
     lon: float
     status: str
     size_m: float | None = None
+    position_error_m: float | None = None
 
 
 # --- the grid --------------------------------------------------------------------------------------
@@ -136,6 +163,7 @@ class _Cluster:
     lon: float
     weight: float
     size_m: float | None
+    error_m: float | None
 
 
 def _rule(rules: Mapping[str, MergeRule], default: MergeRule, class_name: str) -> MergeRule:
@@ -164,14 +192,16 @@ def group_sightings(
         cells: dict[int, list[int]] = defaultdict(list)
         for s in ordered:
             best: tuple[float, int] | None = None
-            for key in neighbour_keys(s.lat, s.lon, 2.0 * rule.radius_m(s.size_m, None)):
+            reach = 2.0 * rule.radius_m(s.size_m, None, s.position_error_m, s.position_error_m)
+            for key in neighbour_keys(s.lat, s.lon, reach):
                 for idx in cells.get(key, ()):
                     c = clusters[idx]
                     dist = geo.distance_m(c.lat, c.lon, s.lat, s.lon)
-                    if dist <= rule.radius_m(c.size_m, s.size_m) and (best is None or dist < best[0]):
+                    radius = rule.radius_m(c.size_m, s.size_m, c.error_m, s.position_error_m)
+                    if dist <= radius and (best is None or dist < best[0]):
                         best = (dist, idx)
             if best is None:
-                clusters.append(_Cluster([s], s.lat, s.lon, max(s.score, 1e-6), s.size_m))
+                clusters.append(_Cluster([s], s.lat, s.lon, max(s.score, 1e-6), s.size_m, s.position_error_m))
                 # A cluster stays filed under its seed's cell; its centre drifts less than one radius, which
                 # the doubled search radius above allows for.
                 cells[grid_key(s.lat, s.lon)].append(len(clusters) - 1)
@@ -183,8 +213,16 @@ def group_sightings(
             c.weight += w
             if s.size_m is not None:
                 c.size_m = s.size_m if c.size_m is None else max(c.size_m, s.size_m)
+            if s.position_error_m is not None:
+                c.error_m = s.position_error_m if c.error_m is None else min(c.error_m, s.position_error_m)
             c.members.append(s)
-        groups.extend(SightingGroup(class_name, c.lat, c.lon, tuple(c.members), c.size_m) for c in clusters)
+        for c in clusters:
+            by_flight: dict[str, list[float]] = defaultdict(list)
+            for m in c.members:
+                if m.position_error_m is not None:
+                    by_flight[m.flight_id].append(m.position_error_m)
+            error = combined_error_m(by_flight)
+            groups.append(SightingGroup(class_name, c.lat, c.lon, tuple(c.members), c.size_m, error))
     return groups
 
 
@@ -203,13 +241,20 @@ def match_groups(
     for case in cases:
         cells[(case.class_name, grid_key(case.lat, case.lon))].append(case)
     out: list[CaseRef | None] = []
+    # The search reach must allow for the least certain and the largest case (both widen its radius).
+    max_error_m = max((c.position_error_m or 0.0 for c in cases), default=0.0)
+    max_size_m = max((c.size_m or 0.0 for c in cases), default=0.0)
     for g in groups:
         rule = _rule(rules, default, g.class_name)
+        reach = max(
+            rule.radius_m(g.size_m, max_size_m or None, g.position_error_m, max_error_m or None),
+            rule.radius_m(g.size_m, max_size_m or None, g.position_error_m, None),
+        )
         best: tuple[float, int, CaseRef] | None = None
-        for key in neighbour_keys(g.lat, g.lon, rule.radius_m(g.size_m, None)):
+        for key in neighbour_keys(g.lat, g.lon, reach):
             for case in cells.get((g.class_name, key), ()):
                 dist = geo.distance_m(case.lat, case.lon, g.lat, g.lon)
-                if dist > rule.radius_m(case.size_m, g.size_m):
+                if dist > rule.radius_m(case.size_m, g.size_m, case.position_error_m, g.position_error_m):
                     continue
                 # Ties go to the older case, so a rerun lands on the same one.
                 if best is None or (dist, case.case_id) < (best[0], best[1]):
@@ -218,10 +263,22 @@ def match_groups(
     return out
 
 
-def match_radius_m(rules: Mapping[str, MergeRule], default_rule: MergeRule | None = None) -> float:
-    """The largest radius any class can match over with the typical size (for bounding a database query)."""
+def match_radius_m(
+    rules: Mapping[str, MergeRule],
+    default_rule: MergeRule | None = None,
+    max_error_m: float | None = None,
+    max_size_m: float | None = None,
+) -> float:
+    """The largest radius any class can match over, for bounding a database query: with the typical size and
+    fallback errors, or with the largest error and size at hand when they are given."""
     default = default_rule or MergeRule()
-    return max([r.radius_m() for r in rules.values()] + [default.radius_m()])
+    err = max_error_m
+    return max(
+        r.radius_m(max_size_m, max_size_m, err, err)
+        if err is not None
+        else r.radius_m(max_size_m, max_size_m)
+        for r in [*rules.values(), default]
+    )
 
 
 # --- looked at, not seen ---------------------------------------------------------------------------
@@ -247,31 +304,51 @@ def _inside_by(poly_en: Sequence[tuple[float, float]], margin_m: float) -> bool:
     return True
 
 
+def _bounds(fp: Sequence[tuple[float, float]]) -> tuple[float, float, float, float]:
+    return min(p[0] for p in fp), max(p[0] for p in fp), min(p[1] for p in fp), max(p[1] for p in fp)
+
+
+def covering(
+    lat: float,
+    lon: float,
+    margin_m: float,
+    footprints: Sequence[Sequence[tuple[float, float]]],
+) -> list[int]:
+    """Indices of the footprints (searched ground of frames) that hold (lat, lon) at least `margin_m`
+    inside their edge: the frames that looked at an object there properly."""
+    out = []
+    for idx, fp in enumerate(footprints):
+        if len(fp) < 3:
+            continue
+        lat_lo, lat_hi, lon_lo, lon_hi = _bounds(fp)
+        if not (lat_lo <= lat <= lat_hi and lon_lo <= lon <= lon_hi):
+            continue
+        poly = [geo.latlon_offset(lat, lon, a, b) for a, b in fp]
+        if _inside_by(poly, margin_m):
+            out.append(idx)
+    return out
+
+
 def cases_not_seen(
     cases: Sequence[CaseRef],
     footprints: Sequence[Sequence[tuple[float, float]]],
     seen_case_ids: set[int],
-    margin_m: float,
-) -> list[tuple[int, int]]:
-    """(case id, footprint index) for each case a footprint covers, with a margin, that was not seen.
+    rule_for: Mapping[str, MergeRule],
+    default_rule: MergeRule | None = None,
+) -> list[tuple[int, list[int]]]:
+    """(case id, indices of the footprints that covered it) for each case looked at properly and not seen.
 
-    The margin keeps out cases at a frame's edge, where an object is cut off and a miss means little. Each
-    case is reported once, with the first footprint that covers it.
+    The margin (MergeRule.coverage_margin_m) keeps out cases at a frame's edge, where an object is cut off
+    and a miss means little.
     """
-    usable = [
-        (idx, fp, min(p[0] for p in fp), max(p[0] for p in fp), min(p[1] for p in fp), max(p[1] for p in fp))
-        for idx, fp in enumerate(footprints)
-        if len(fp) >= 3
-    ]
-    out: list[tuple[int, int]] = []
+    default = default_rule or MergeRule()
+    out: list[tuple[int, list[int]]] = []
     for case in cases:
         if case.case_id in seen_case_ids:
             continue
-        for idx, fp, lat_lo, lat_hi, lon_lo, lon_hi in usable:
-            if not (lat_lo <= case.lat <= lat_hi and lon_lo <= case.lon <= lon_hi):
-                continue
-            poly = [geo.latlon_offset(case.lat, case.lon, lat, lon) for lat, lon in fp]
-            if _inside_by(poly, margin_m):
-                out.append((case.case_id, idx))
-                break
+        rule = rule_for.get(case.class_name, default)
+        margin = rule.coverage_margin_m(case.size_m, case.position_error_m)
+        idx = covering(case.lat, case.lon, margin, footprints)
+        if idx:
+            out.append((case.case_id, idx))
     return out

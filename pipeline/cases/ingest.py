@@ -25,15 +25,17 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from pipeline import dedupe
-from pipeline.cases import lifecycle
+from pipeline.cases import coverage, lifecycle, zones
 from pipeline.cases.categories import CategoryConfig
 from pipeline.cases.evidence import store_evidence
-from pipeline.cases.models import Case, CaseEvent, Flight, Frame, QueueLock, SightingRow
+from pipeline.cases.models import Case, CaseEvent, Flight, Frame, QueueLock, SightingRow, Zone
 from pipeline.errors import CaseError
 from pipeline.types import FrameCoverage, Sighting
 
 CLOSED_POLICIES = ("new_linked", "reopen")
 _CHUNK = 500  # keys per IN list: well under SQLite's and PostgreSQL's parameter limits
+# Cases are looked for this far beyond the sightings' own error (a case's error is its best sightings').
+CASE_REACH_M = 20.0
 
 T = TypeVar("T")
 
@@ -73,7 +75,9 @@ def _chunks(items: Sequence[T]) -> Iterable[Sequence[T]]:
 
 
 def _ref(case: Case) -> dedupe.CaseRef:
-    return dedupe.CaseRef(case.id, case.class_name, case.lat, case.lon, case.status, case.size_m)
+    return dedupe.CaseRef(
+        case.id, case.class_name, case.lat, case.lon, case.status, case.size_m, case.position_error_m
+    )
 
 
 def _cases_near(session: Session, keys: set[int], statuses: Sequence[str]) -> list[Case]:
@@ -147,11 +151,11 @@ def _frames_for(
     session: Session,
     flight_id: str,
     sightings: Sequence[Sighting],
-    coverage: Sequence[FrameCoverage],
+    coverage_list: Sequence[FrameCoverage],
     local_tz: str,
 ) -> dict[str, Frame]:
     frames = {f.path: f for f in session.scalars(select(Frame).where(Frame.flight_id == flight_id))}
-    for c in coverage:
+    for c in coverage_list:
         frame = frames.get(c.frame_path)
         if frame is None:
             frame = Frame(flight_id=flight_id, path=c.frame_path)
@@ -165,6 +169,7 @@ def _frames_for(
             session.add(frame)
             frames[s.frame_path] = frame
     session.flush()
+    coverage.index_frames(session, [frames[c.frame_path] for c in coverage_list])
     return frames
 
 
@@ -172,7 +177,7 @@ def _push_flight(
     session: Session,
     flight_id: str,
     sightings: Sequence[Sighting],
-    coverage: Sequence[FrameCoverage],
+    coverage_list: Sequence[FrameCoverage],
     categories: CategoryConfig,
     data_root: Path,
     closed_seen_again: str,
@@ -185,7 +190,7 @@ def _push_flight(
     else:
         flight.last_pushed_at = now
     session.flush()
-    frames = _frames_for(session, flight_id, sightings, coverage, local_tz)
+    frames = _frames_for(session, flight_id, sightings, coverage_list, local_tz)
 
     keyed = {sighting_key(s): s for s in sightings}
     existing: set[str] = set()
@@ -200,23 +205,33 @@ def _push_flight(
 
     rules, default_rule = categories.merge_rules(), categories.default_rule()
     groups = dedupe.group_sightings(fresh, rules, default_rule)
-    radius = dedupe.match_radius_m(rules, default_rule)
+    # The query reach allows for the largest error and size at hand (cases' own errors are rarely larger
+    # than the sightings that made them; CASE_REACH_M bounds the rest).
+    max_err = max([g.position_error_m or 0.0 for g in groups] + [CASE_REACH_M])
+    max_size = max([g.size_m or 0.0 for g in groups] + [0.0]) or None
+    radius = dedupe.match_radius_m(rules, default_rule, max_err, max_size)
     keys = {k for g in groups for k in dedupe.neighbour_keys(g.lat, g.lon, radius)}
-    near = _cases_near(session, keys, (*lifecycle.MATCHABLE, lifecycle.CLOSED)) if keys else []
+    statuses = (*lifecycle.MATCHABLE, zones.EXCLUDED, lifecycle.CLOSED)
+    near = _cases_near(session, keys, statuses) if keys else []
     live = {c.id: c for c in near if c.status != lifecycle.CLOSED}
     closed = {c.id: c for c in near if c.status == lifecycle.CLOSED}
     matches = dedupe.match_groups(groups, [_ref(c) for c in live.values()], rules, default_rule)
     closed_matches = dedupe.match_groups(groups, [_ref(c) for c in closed.values()], rules, default_rule)
+    active_zones = zones.zones_near(session, [(g.lat, g.lon) for g in groups])
+    usable = [c for c in coverage_list if len(c.footprint) >= 3]
+    footprints = [c.footprint for c in usable]
 
     new = updated = reopened = 0
-    touched: list[int] = []
+    touched: list[Case] = []
     for group, hit, old in zip(groups, matches, closed_matches, strict=True):
+        fresh_case = False
         if hit is not None:
             case = live[hit.case_id]
             if case.status == lifecycle.RESOLVED:
                 lifecycle.reopen(
                     session, case, lifecycle.SYSTEM_ACTOR, note="seen again", flight_id=flight_id, now=now
                 )
+                _recurrence(session, case, flight_id, now)
                 reopened += 1
             updated += 1
         elif old is not None and closed_seen_again == "reopen":
@@ -224,21 +239,86 @@ def _push_flight(
             lifecycle.revive(
                 session, case, lifecycle.SYSTEM_ACTOR, note="seen again", flight_id=flight_id, now=now
             )
+            _recurrence(session, case, flight_id, now)
             live[case.id] = case
             reopened += 1
             updated += 1
         else:
-            case = _open_case(session, group, categories, now, previous=old.case_id if old else None)
+            zone = zones.zone_for(active_zones, group.class_name, group.lat, group.lon)
+            case = _open_case(
+                session, group, categories, now, previous=old.case_id if old else None, zone=zone
+            )
+            if old is not None:
+                _recurrence(session, case, flight_id, now)
             live[case.id] = case
             new += 1
+            fresh_case = True
+        rule = rules.get(group.class_name, default_rule)
         _add_group(
             session, case, group, frames, data_root, local_tz, now, first_on_flight=case.id not in seen_ids
         )
+        if fresh_case:
+            _tag_new(session, case, group, rule, flight_id, local_tz)
+        if coverage.note_area(case, coverage.group_area_m2(group), fresh_case):
+            lifecycle.record_event(
+                session,
+                case,
+                "grown",
+                lifecycle.SYSTEM_ACTOR,
+                now,
+                flight_id=flight_id,
+                note=f"area {case.area_first_m2:.0f} -> {case.area_last_m2:.0f} m2",
+            )
+        margin = rule.coverage_margin_m(group.size_m, group.position_error_m)
+        covered = [
+            frames[usable[i].frame_path] for i in dedupe.covering(group.lat, group.lon, margin, footprints)
+        ]
+        seen_frames = {frames[s.frame_path].id for s in group.sightings}
+        case.evidence_seen, case.evidence_covered = coverage.record_views(
+            session, case, flight_id, covered, seen_frames
+        )
+        case.absent_since = None
         seen_ids.add(case.id)
-        touched.append(case.id)
+        touched.append(case)
 
-    not_seen = _record_not_seen(session, flight_id, coverage, seen_ids, categories, now)
-    return PushResult(new, updated, len(fresh), skipped, not_seen, reopened, tuple(touched))
+    not_seen = _record_not_seen(session, flight_id, usable, frames, seen_ids, categories, now, local_tz)
+    coverage.refresh_evidence(session, [*touched, *not_seen])
+    return PushResult(
+        new, updated, len(fresh), skipped, len(not_seen), reopened, tuple(c.id for c in touched)
+    )
+
+
+def _recurrence(session: Session, case: Case, flight_id: str, now: datetime) -> None:
+    """Seen again after enforcement resolved or closed it (复发): flagged, and back in the queue."""
+    case.recurrence = True
+    lifecycle.record_event(session, case, "recurrence", lifecycle.SYSTEM_ACTOR, now, flight_id=flight_id)
+
+
+def _tag_new(
+    session: Session,
+    case: Case,
+    group: dedupe.SightingGroup,
+    rule: dedupe.MergeRule,
+    flight_id: str,
+    local_tz: str,
+) -> None:
+    """New since (新增): an earlier flight covered this ground adequately and did not see it (there was no
+    case here, or this one would have matched it). Else it was there when the ground was first surveyed."""
+    first = min(parse_time(s.seen_at, local_tz) for s in group.sightings)
+    margin = rule.coverage_margin_m(group.size_m, group.position_error_m)
+    earlier = coverage.frames_covering(
+        session, group.lat, group.lon, margin, not_flight=flight_id, before=first
+    )
+    if not earlier:
+        case.first_surveyed = True
+        return
+    last = earlier[0]
+    case.new_since, case.before_frame_id = last.seen_at, last.id
+    # The earlier flight's views are evidence too: it looked and did not see.
+    by_flight: dict[str, list[Frame]] = defaultdict(list)
+    for f in earlier:
+        by_flight[f.flight_id].append(f)
+    coverage.record_views(session, case, last.flight_id, by_flight[last.flight_id], set())
 
 
 def _open_case(
@@ -247,14 +327,18 @@ def _open_case(
     categories: CategoryConfig,
     now: datetime,
     previous: int | None,
+    zone: Zone | None = None,
 ) -> Case:
     cat = categories.for_class(group.class_name)
+    status = zones.EXCLUDED if zone is not None else lifecycle.NEW
     case = Case(
         class_name=group.class_name,
         service_code=cat.service_code,
         service_name=cat.service_name,
         category=cat.category,
-        status=lifecycle.NEW,
+        status=status,
+        zone_id=zone.id if zone is not None else None,
+        position_error_m=group.position_error_m,
         lat=group.lat,
         lon=group.lon,
         grid_key=dedupe.grid_key(group.lat, group.lon),
@@ -271,13 +355,15 @@ def _open_case(
     session.add(case)
     session.flush()
     note = f"seen again after case {previous} was closed" if previous else None
+    if zone is not None:
+        note = f"inside exclusion zone {zone.id} ({zone.name}: {zone.reason}): kept as evidence, no case"
     lifecycle.record_event(
         session,
         case,
         "open",
         lifecycle.SYSTEM_ACTOR,
         now,
-        to_status=lifecycle.NEW,
+        to_status=status,
         flight_id=group.best.flight_id,
         note=note,
     )
@@ -317,6 +403,7 @@ def _add_group(
                 seen_at=parse_time(s.seen_at, local_tz),
                 evidence_path=path,
                 evidence_sha256=digest,
+                position_error_m=s.position_error_m,
             )
         )
     session.add_all(rows)
@@ -356,15 +443,19 @@ def _add_group(
 def _record_not_seen(
     session: Session,
     flight_id: str,
-    coverage: Sequence[FrameCoverage],
+    usable: Sequence[FrameCoverage],
+    frames: dict[str, Frame],
     seen_ids: set[int],
     categories: CategoryConfig,
     now: datetime,
-) -> int:
-    usable = [c for c in coverage if len(c.footprint) >= 3]
+    local_tz: str,
+) -> list[Case]:
+    """Cases this flight covered adequately and did not see: a `not_seen` event, their views, "absent
+    since", and for a resolved case the verification that it was cleared (核查通过). Coverage older than
+    the case's last sighting says nothing about now and is skipped (a flight pushed late)."""
     footprints = [c.footprint for c in usable]
     if not footprints:
-        return 0
+        return []
     # Per footprint, not the flight's bounding box: a long corridor flight would otherwise scan the city.
     ranges = dedupe.merge_ranges(r for fp in footprints for r in dedupe.key_ranges(fp))
     candidates: list[Case] = []
@@ -372,7 +463,7 @@ def _record_not_seen(
         cond = or_(*(and_(Case.grid_key >= lo, Case.grid_key <= hi) for lo, hi in chunk))
         candidates.extend(session.scalars(select(Case).where(cond, Case.status.in_(lifecycle.VERIFIABLE))))
     if not candidates:
-        return 0
+        return []
     already: set[int] = set()
     for ids in _chunks([c.id for c in candidates]):
         already.update(
@@ -385,21 +476,45 @@ def _record_not_seen(
             )
         )
     by_id = {c.id: c for c in candidates}
-    count = 0
-    for cls in {c.class_name for c in candidates}:
-        margin = categories.merge_rules().get(cls, categories.default_rule()).radius_m()
-        refs = [_ref(c) for c in candidates if c.class_name == cls and c.id not in already]
-        for case_id, idx in dedupe.cases_not_seen(refs, footprints, seen_ids, margin):
-            case = by_id[case_id]
-            case.last_not_seen_at = now
+    refs = [_ref(c) for c in candidates if c.id not in already]
+    out: list[Case] = []
+    hits = dedupe.cases_not_seen(
+        refs, footprints, seen_ids, categories.merge_rules(), categories.default_rule()
+    )
+    for case_id, idx in hits:
+        case = by_id[case_id]
+        covered = [frames[usable[i].frame_path] for i in idx]
+        covered = [f for f in covered if f.seen_at is None or f.seen_at > case.last_seen]
+        if not covered:
+            continue
+        when = min((f.seen_at for f in covered if f.seen_at is not None), default=now)
+        case.last_not_seen_at = now
+        case.evidence_seen, case.evidence_covered = coverage.record_views(
+            session, case, flight_id, covered, set()
+        )
+        case.evidence_seen = 0  # of this flight's views
+        if case.absent_since is None:
+            case.absent_since = when
+        lifecycle.record_event(
+            session,
+            case,
+            "not_seen",
+            lifecycle.SYSTEM_ACTOR,
+            now,
+            flight_id=flight_id,
+            note=_covered_note(covered),
+        )
+        if case.status == lifecycle.RESOLVED and case.verified_cleared_at is None:
+            case.verified_cleared_at = when
             lifecycle.record_event(
-                session,
-                case,
-                "not_seen",
-                lifecycle.SYSTEM_ACTOR,
-                now,
-                flight_id=flight_id,
-                note=f"covered by {usable[idx].frame_path} and not seen",
+                session, case, "verified_cleared", lifecycle.SYSTEM_ACTOR, now, flight_id=flight_id
             )
-            count += 1
-    return count
+        out.append(case)
+    return out
+
+
+def _covered_note(covered: Sequence[Frame]) -> str:
+    first = Path(covered[0].path).name
+    if len(covered) == 1:
+        return f"covered by {first} and not seen"
+    return f"covered by {first} and {len(covered) - 1} more frames and not seen"

@@ -202,7 +202,7 @@ class SightingRow(Base):
     position_error_m: Mapped[float | None] = mapped_column(Float, nullable=True)  # 90 % radius
 
 
-class CaseView(Base):
+class CaseViewRow(Base):
     """A frame that covered a case's ground adequately, and whether it saw the case: its evidence."""
 
     __tablename__ = "case_views"

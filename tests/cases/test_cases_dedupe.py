@@ -84,5 +84,13 @@ def test_not_seen_needs_coverage_with_a_margin(at: Callable[[float, float], tupl
         CaseRef(2, "garbage_pile", *at(45, 0), "dispatched"),  # 5 m from the edge: too close to judge
         CaseRef(3, "garbage_pile", *at(80, 0), "dispatched"),  # outside
         CaseRef(4, "garbage_pile", *at(10, 10), "dispatched"),  # inside but seen
+        # 7 m from the edge, a 4 m object placed to within 4 m: half of each is 4 m, so it counts
+        CaseRef(5, "garbage_pile", *at(0, 43), "dispatched", size_m=4.0, position_error_m=4.0),
+        # the same place with a 12 m error: it may really lie outside the frame
+        CaseRef(6, "garbage_pile", *at(0, 43), "dispatched", size_m=4.0, position_error_m=12.0),
     ]
-    assert dedupe.cases_not_seen(cases, [square], {4}, margin_m=10.0) == [(1, 0)]
+    # Half a 10 m typical extent plus half of an 8 m / sqrt(2) fallback error: a margin of 7.8 m.
+    rules = {"garbage_pile": MergeRule(gps_error_m=8.0, typical_size_m=10.0)}
+    assert dedupe.cases_not_seen(cases, [square], {4}, rules) == [(1, [0]), (5, [0])]
+    # Two frames over the same ground: both are named.
+    assert dedupe.cases_not_seen(cases[:1], [square, square], set(), rules) == [(1, [0, 1])]

@@ -579,6 +579,16 @@ def frame_meta(ref: FrameRef, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[Ima
     return meta, why
 
 
+def refuse_contradictions(ref: FrameRef, meta: ImageMeta | None) -> None:
+    """FrameError when the frame's own metadata contradicts itself where a case's place depends on it (EXIF
+    and XMP positions apart by more than GPS error: pipeline.metadata.reader's rule)."""
+    from pipeline.metadata.reader import position_conflict
+
+    conflict = position_conflict(meta) if meta is not None else None
+    if conflict is not None:
+        raise FrameError(conflict, ref.name)
+
+
 def load_frame(
     ref: FrameRef, ground_elevation_m: float | None = None, max_pixels: int = DEFAULT_MAX_PIXELS
 ) -> LoadedFrame:
@@ -593,6 +603,7 @@ def load_frame(
     else:
         image = decode_photo(Path(ref.source), max_pixels)
     meta, why = frame_meta(ref, max_pixels)
+    refuse_contradictions(ref, meta)
     view, intr, why = camera_for(meta, ground_elevation_m, why)
     seen_at = (meta.captured_at if meta is not None else None) or ""
     return LoadedFrame(ref, image, view, intr, why, seen_at)

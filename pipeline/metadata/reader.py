@@ -101,8 +101,9 @@ def _merge_position(ex: ExifFields, xm: XmpFields, problems: list[str]) -> tuple
         gap = _distance_m(lat, lon, xm.lat, xm.lon)
         if gap > POSITION_DISAGREEMENT_M:
             problems.append(
-                f"{POSITION_CONFLICT} {gap:.0f} m (EXIF {lat:.6f}, {lon:.6f}; XMP {xm.lat:.6f}, {xm.lon:.6f}), "
-                f"more than the {POSITION_DISAGREEMENT_M:g} m a GPS fix may be off: no position trusted"
+                f"{POSITION_CONFLICT} {gap:.0f} m (EXIF {lat:.6f}, {lon:.6f}; "
+                f"XMP {xm.lat:.6f}, {xm.lon:.6f}), more than the {POSITION_DISAGREEMENT_M:g} m "
+                "a GPS fix may be off: no position trusted"
             )
             return None, None
     if lat is not None and lon is not None and lat == 0.0 and lon == 0.0:

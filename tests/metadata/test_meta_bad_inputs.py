@@ -129,13 +129,60 @@ def test_xmp_position_used_when_exif_has_none(
     assert meta.lat == pytest.approx(22.98) and meta.lon == pytest.approx(113.74)
 
 
-def test_exif_and_xmp_disagree(
+# EXIF/XMP position rule (pipeline.metadata.reader): within 50 m EXIF wins; beyond, no position at all.
+# (row, XMP GpsLatitude/GpsLongitude, EXIF refs, lat expected, words of the problem or None)
+POSITION_ROWS = [
+    ("agree to 0.5 m: EXIF wins", ("+22.980005", "+113.74"), (b"N", b"E"), pytest.approx(22.98), None),
+    ("1.1 km apart: refused", ("+22.99", "+113.74"), (b"N", b"E"), None, "differ by 11"),
+    ("EXIF S/W, XMP positive: refused", ("+22.98", "+113.74"), (b"S", b"W"), None, "differ by 25"),
+    (
+        "EXIF S/W, XMP signed the same: agree",
+        ("-22.98", "-113.74"),
+        (b"S", b"W"),
+        pytest.approx(-22.98),
+        None,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("row", "xmp_pos", "refs", "lat", "problem"), POSITION_ROWS, ids=[r[0] for r in POSITION_ROWS]
+)
+def test_exif_and_xmp_positions(
+    make_jpeg: Callable[..., Path],
+    exif_dict: Callable[..., dict[str, Any]],
+    xmp_packet: Callable[..., bytes],
+    row: str,
+    xmp_pos: tuple[str, str],
+    refs: tuple[bytes, bytes],
+    lat: object,
+    problem: str | None,
+) -> None:
+    from pipeline.metadata.reader import POSITION_CONFLICT
+
+    xmp = xmp_packet(f'drone-dji:GpsLatitude="{xmp_pos[0]}" drone-dji:GpsLongitude="{xmp_pos[1]}"')
+    meta = read_image_meta(make_jpeg(exif=exif_dict(lat_ref=refs[0], lon_ref=refs[1]), xmp=xmp))
+    assert meta.lat == lat, row
+    conflicts = [p for p in meta.problems if p.startswith(POSITION_CONFLICT)]
+    if problem is None:
+        assert conflicts == [], row
+    else:
+        [text] = conflicts
+        assert problem in text and text.endswith("no position trusted") and meta.lon is None, row
+
+
+def test_the_refused_photo_is_a_failed_frame_naming_the_disagreement(
     make_jpeg: Callable[..., Path], exif_dict: Callable[..., dict[str, Any]], xmp_packet: Callable[..., bytes]
 ) -> None:
-    xmp = xmp_packet('drone-dji:GpsLatitude="+22.99" drone-dji:GpsLongitude="+113.74"')  # about 1.1 km north
-    meta = read_image_meta(make_jpeg(exif=exif_dict(), xmp=xmp))
-    assert meta.lat == pytest.approx(22.98)  # EXIF wins
-    assert any("EXIF and XMP positions differ" in p for p in meta.problems)
+    from pipeline.errors import FrameError
+    from pipeline.ingest import load_frame, photo_ref
+
+    xmp = xmp_packet('drone-dji:GpsLatitude="+22.98" drone-dji:GpsLongitude="+113.74"')
+    path = make_jpeg("DJI_0007.JPG", exif=exif_dict(lat_ref=b"S", lon_ref=b"W"), xmp=xmp)
+    with pytest.raises(FrameError) as caught:
+        load_frame(photo_ref(path))
+    # 2 x 22.98 degrees of latitude and 2 x 113.74 of longitude apart: about 25 800 km on the sphere
+    assert str(caught.value).startswith(f"{path}: EXIF and XMP positions differ by 258")
 
 
 def test_truncated_in_image_data(tmp_path: Path, build_jpeg: Callable[..., bytes]) -> None:

@@ -227,7 +227,8 @@ def _resolves_inside(path: Path, folder: Path) -> bool:
 
 # Folder names cameras give (DCF: three digits and five characters, `100MEDIA`, `101_PANO`; DJI's newer
 # `DJI_001`; `DCIM` itself): every card has them, so they say nothing about which flight a folder holds.
-_CAMERA_FOLDER = re.compile(r"^(?:\d{3}[0-9A-Z_]{5}|DJI_\d{3}|DCIM)$", re.IGNORECASE)
+# A letter among the five keeps dates (`20240501`) as names people gave.
+_CAMERA_FOLDER = re.compile(r"^(?:[1-9]\d{2}(?=[0-9A-Z_]*[A-Z_])[0-9A-Z_]{5}|DJI_\d{3}|DCIM)$", re.IGNORECASE)
 
 
 def flight_id_for(folder: Path, files: Sequence[Path] | None = None) -> str:

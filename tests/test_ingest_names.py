@@ -86,3 +86,7 @@ def test_two_cards_100media_are_two_flights(tmp_path: Path) -> None:
     assert flight_id_for(copy) == ids[0]  # the same card's content, wherever it lies: the same flight
     named = _flight(tmp_path / "2024-05-01 东城巡查", "DJI_0001.JPG")
     assert plan_flight(named).flight_id == "2024-05-01 东城巡查"  # a name people gave stays as it is
+    dated = _flight(tmp_path / "20240501", "DJI_0001.JPG")
+    assert plan_flight(dated).flight_id == "20240501"
+    for camera in ("101_PANO", "DJI_001", "DCIM", "100GOPRO"):
+        assert flight_id_for(_flight(tmp_path / "cards" / camera, "DJI_0001.JPG")).startswith(camera + "-")

@@ -36,6 +36,7 @@ from prefect.artifacts import (
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State
 from prefect.futures import PrefectFuture
+from prefect.states import Failed
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from prefect.tasks import Task, exponential_backoff
 
@@ -47,13 +48,22 @@ from pipeline.process import (
     FAILED,
     FrameOutcome,
     ProcessJob,
+    is_database_error,
     is_transient,
     not_the_frames_fault,
+    open_case_db,
     process_frame,
     push_flight,
 )
 
 RETRIES = 4
+# A flight stops after this many frames in a row could not be recorded because the case database failed
+# (after each frame's retries): the rest would only wait out the same retries (about an hour for 500 frames).
+DB_FAILURES_TO_STOP = 3
+# Frames handed to the task runner ahead of the one being waited for: enough to keep every thread or Dask
+# worker busy, few enough that a flight stopped by the database leaves the rest unsubmitted.
+AHEAD_PER_THREAD = 2
+AHEAD_ON_DASK = 64
 
 
 def _transient_only(task: Task[..., Any], task_run: Any, state: State[Any]) -> bool:
@@ -110,12 +120,33 @@ class ProgressBar:
         print(line, end="" if self.done < self.total else "\n", file=sys.stderr, flush=True)
 
 
+class Artifacts:
+    """Prefect artifacts, best effort: they are a view of the run, never on its critical path. The first
+    failure (the API away, say) is logged once; the run goes on and its summary still counts everything."""
+
+    def __init__(self) -> None:
+        self.failed = False
+
+    def __call__(self, make: Any, *args: Any, **kwargs: Any) -> Any:
+        if self.failed:
+            return None
+        try:
+            return make(*args, **kwargs)
+        except Exception as err:
+            self.failed = True
+            reason = " ".join(str(err).split()) or type(err).__name__
+            get_run_logger().warning("artifacts left out for this run (Prefect API: %s)", reason)
+            return None
+
+
 def _run_flight(
     folder: str,
     flight_id: str | None,
     job: ProcessJob,
     show_progress: bool,
-    progress: tuple[UUID, int, int] | None = None,
+    artifacts: Artifacts,
+    ahead: int,
+    progress: tuple[UUID | None, int, int] | None = None,
 ) -> dict[str, Any]:
     """One flight; `progress` is (artifact id, this flight's position, number of flights)."""
     logger = get_run_logger()
@@ -124,26 +155,42 @@ def _run_flight(
     if not plan.frames:
         errors.append(f"{folder}: no photo or video frame to process")
     bar = ProgressBar(len(plan.frames), plan.flight_id, show_progress)
-    futures: list[PrefectFuture[FrameOutcome]] = [frame_task.submit(ref, job) for ref in plan.frames]
     outcomes: list[FrameOutcome] = []
-    for k, (ref, future) in enumerate(zip(plan.frames, futures, strict=True)):
-        future.wait()
-        if future.state.is_completed():
-            outcome = future.result()
-        else:  # retries exhausted (the database stayed away): no record, so the flight stays open
-            err = future.state.result(raise_on_failure=False)
-            cause = err if isinstance(err, BaseException) else RuntimeError(str(err))
-            outcome = FrameOutcome(ref.name, ERROR, 0, 0, not_the_frames_fault(ref, cause))
+    futures: list[PrefectFuture[FrameOutcome]] = []
+    db_failures: list[str] = []  # the current run of frames the database failed, in order
+    stopped: tuple[int, str] | None = None  # (frames in a row, the database's answer) when the flight stops
+    for k, ref in enumerate(plan.frames):
+        while len(futures) <= min(k + ahead, len(plan.frames) - 1) and not stopped:
+            futures.append(frame_task.submit(plan.frames[len(futures)], job))
+        if k >= len(futures):  # stopped: the rest was never submitted
+            break
+        outcome, db_error = _outcome_of(ref, futures[k])
         outcomes.append(outcome)
-        if outcome.error:
+        db_failures = [*db_failures, outcome.error or ""] if db_error else []
+        if outcome.error and not db_error:
             errors.append(outcome.error)
         bar.step(outcome.status != DONE)
-        if progress is not None and (k + 1 == len(plan.frames) or (k + 1) % 5 == 0):
+        if (
+            progress is not None
+            and progress[0] is not None
+            and (k + 1 == len(plan.frames) or (k + 1) % 5 == 0)
+        ):
             artifact, i, n = progress
-            update_progress_artifact(artifact, 100.0 * (i + (k + 1) / len(plan.frames)) / n)
+            artifacts(update_progress_artifact, artifact, 100.0 * (i + (k + 1) / len(plan.frames)) / n)
+        if len(db_failures) >= DB_FAILURES_TO_STOP and not stopped:
+            stopped = (len(db_failures), db_failures[-1].split(" (not the frame")[0])
     close_readers()
+    if stopped:
+        left = len(plan.frames) - len(outcomes)
+        errors.append(
+            f"{plan.flight_id}: stopped after {stopped[0]} frames in a row could not be recorded in the case "
+            f"database ({stopped[1]}); {left} more frame(s) not tried, the next run does them"
+        )
+        logger.error("%s", errors[-1])
+    else:
+        errors += [e for e in db_failures if e]
     failed = sum(1 for o in outcomes if o.status == FAILED)
-    pending = sum(1 for o in outcomes if o.status == ERROR)
+    pending = sum(1 for o in outcomes if o.status == ERROR) + len(plan.frames) - len(outcomes)
     if pending:
         # Some frame has no record: pushing now would split the flight over two pushes. The next run
         # finds the recorded frames done and pushes the whole flight once.
@@ -155,6 +202,8 @@ def _run_flight(
             frames=len(plan.frames),
             frames_failed=failed,
             frames_pending=pending,
+            frames_reused=sum(1 for o in outcomes if o.reused),
+            detections=sum(o.detections for o in outcomes),
         )
     pushed = push_task(plan, job)
     push = pushed["push"]
@@ -184,6 +233,18 @@ def _run_flight(
     }
 
 
+def _outcome_of(ref: FrameRef, future: PrefectFuture[FrameOutcome]) -> tuple[FrameOutcome, bool]:
+    """The frame's outcome, and whether the case database is why it has no record."""
+    future.wait()
+    if future.state.is_completed():
+        return future.result(), False
+    # Retries exhausted (the database stayed away) or the task itself failed: no record, the flight stays
+    # open and the next run does the frame again.
+    err = future.state.result(raise_on_failure=False)
+    cause = err if isinstance(err, BaseException) else RuntimeError(str(err))
+    return FrameOutcome(ref.name, ERROR, 0, 0, not_the_frames_fault(ref, cause)), is_database_error(cause)
+
+
 def _summary_markdown(summary: dict[str, Any]) -> str:
     lines = [
         "# patrol: flights processed",
@@ -204,29 +265,49 @@ def process_flights(
     job: ProcessJob,
     flight_ids: Sequence[str | None] | None = None,
     show_progress: bool = False,
-) -> dict[str, Any]:
+    ahead: int = AHEAD_PER_THREAD,
+) -> dict[str, Any] | State[Any]:
     """Process each flight folder (see the module docstring); returns the run summary DESIGN.md names:
-    frames frames_failed detections cases_new cases_updated errors seconds, and per flight the same."""
+    frames frames_failed detections cases_new cases_updated errors seconds, and per flight the same.
+    The run ends Failed, with that summary as its data and after its artifacts, when a flight is left
+    incomplete: the UI, automations and alerts see what the summary says."""
     started = time.perf_counter()
+    logger = get_run_logger()
+    logger.info("case database %s, %d flight(s)", job.db, len(folders))
+    open_case_db(job)  # once, before any frame fans out (run_process has usually opened it already)
     ids = list(flight_ids) if flight_ids is not None else [None] * len(folders)
-    progress_id = create_progress_artifact(0.0, description="frames processed, all flights")
-    assert isinstance(progress_id, UUID)  # the sync call's answer (the API is sync/async-compatible)
+    artifacts = Artifacts()
+    progress_id = artifacts(create_progress_artifact, 0.0, description="frames processed, all flights")
+    progress_id = progress_id if isinstance(progress_id, UUID) else None
     flights: list[dict[str, Any]] = []
     for i, (folder, fid) in enumerate(zip(folders, ids, strict=True)):
         try:
-            flights.append(_run_flight(folder, fid, job, show_progress, (progress_id, i, len(folders))))
+            flight = _run_flight(
+                folder, fid, job, show_progress, artifacts, ahead, (progress_id, i, len(folders))
+            )
         except Exception as err:  # one flight's failure (after retries) never stops the others
             reason = err.reason if isinstance(err, PipelineError) else f"{type(err).__name__}: {err}"
-            flights.append(_failed_flight(folder, fid, reason))
-        update_progress_artifact(progress_id, 100.0 * (i + 1) / max(len(folders), 1))
+            flight = _failed_flight(folder, fid, " ".join(reason.split()))
+        flights.append(flight)
+        if progress_id is not None:
+            artifacts(update_progress_artifact, progress_id, 100.0 * (i + 1) / max(len(folders), 1))
     summary = summarise(flights, time.perf_counter() - started)
-    create_table_artifact(
+    artifacts(
+        create_table_artifact,
         table=[{k: v for k, v in f.items() if k != "errors"} for f in flights],
         key="patrol-process-flights",
         description=f"{len(flights)} flight(s)",
     )
-    create_markdown_artifact(_summary_markdown(summary), key="patrol-process-summary")
+    artifacts(create_markdown_artifact, _summary_markdown(summary), key="patrol-process-summary")
+    incomplete = [f["flight_id"] for f in flights if not f["complete"]]
+    if incomplete:
+        return Failed(message=incomplete_message(incomplete), data=summary)
     return summary
+
+
+def incomplete_message(flight_ids: Sequence[str]) -> str:
+    shown = ", ".join(flight_ids[:5]) + (f" and {len(flight_ids) - 5} more" if len(flight_ids) > 5 else "")
+    return f"{len(flight_ids)} flight(s) incomplete, left for the next run: {shown}"
 
 
 def _failed_flight(
@@ -237,6 +318,8 @@ def _failed_flight(
     frames: int = 0,
     frames_failed: int = 0,
     frames_pending: int = 0,
+    frames_reused: int = 0,
+    detections: int = 0,
 ) -> dict[str, Any]:
     return {
         "flight_id": flight_id or Path(folder).name,
@@ -244,8 +327,8 @@ def _failed_flight(
         "frames": frames,
         "frames_failed": frames_failed,
         "frames_pending": frames_pending,
-        "frames_reused": 0,
-        "detections": 0,
+        "frames_reused": frames_reused,
+        "detections": detections,
         "sightings_added": 0,
         "cases_new": 0,
         "cases_updated": 0,
@@ -284,6 +367,24 @@ def task_runner(dask_address: str | None = None, workers: int = 1) -> TaskRunner
     return ThreadPoolTaskRunner(max_workers=max(1, workers))
 
 
+def api_url() -> str | None:
+    """The Prefect server this process reports to; None: a run here starts Prefect's temporary one."""
+    from prefect.settings import PREFECT_API_URL
+
+    value = PREFECT_API_URL.value()
+    return str(value) if value else None
+
+
+def summary_of(state: State[Any]) -> dict[str, Any]:
+    """The summary a finished run carries, Completed or Failed; what made it crash, raised."""
+    result = state.result(raise_on_failure=False)
+    if isinstance(result, BaseException):
+        raise result
+    if not isinstance(result, dict):
+        raise RuntimeError(f"the run ended {state.type.value} without a summary: {state.message}")
+    return result
+
+
 def run_process(
     folders: Sequence[str],
     job: ProcessJob,
@@ -293,7 +394,10 @@ def run_process(
     dask_address: str | None = None,
     workers: int = 1,
 ) -> dict[str, Any]:
-    """Entry point for the CLI and the nightly flow: the flow with the chosen task runner."""
+    """Entry point for the CLI and the nightly flow: the case database opened (and migrated) once, here,
+    before the flow and before any fan-out; then the flow with the chosen task runner."""
+    open_case_db(job)
+    ahead = AHEAD_ON_DASK if dask_address else AHEAD_PER_THREAD * max(1, workers)
     configured = process_flights.with_options(task_runner=task_runner(dask_address, workers))
-    result: dict[str, Any] = configured(list(folders), job, flight_ids, show_progress)
-    return result
+    state = configured(list(folders), job, flight_ids, show_progress, ahead, return_state=True)
+    return summary_of(state)

@@ -1,8 +1,10 @@
 """`patrol serve`: the nightly flow as a deployment on a cron schedule, served from this process.
 
 Prefect schedules runs only through a real API server (`prefect server start`, PREFECT_API_URL pointing at
-it); this process then polls it and runs each scheduled night here. For workers on other machines, use the
-work-pool deployment in prefect.yaml instead (README).
+it); this process then polls it and runs each scheduled night in a child process, which inherits this
+process's environment (so `--db` reaches it as PATROL_DB_URL, never as a stored parameter). For workers on
+other machines, use the work-pool deployment in prefect.yaml instead (README). The two have different names,
+so serving never replaces (nor, on exit, pauses) the work pool's deployment.
 """
 
 from __future__ import annotations
@@ -14,26 +16,28 @@ from prefect.schedules import Cron
 
 from flows.nightly import nightly_flow
 from pipeline.errors import PipelineError
-from pipeline.process import ProcessJob
 
-DEPLOYMENT = "patrol-nightly"
+DEPLOYMENT = "patrol-nightly-served"  # prefect.yaml's work-pool deployment is "patrol-nightly"
 
 
-def nightly_deployment(
-    inbox: str, job: ProcessJob, *, cron: str, timezone: str, dask_address: str | None = None
-) -> Any:
-    """The deployment `serve` runs: the nightly flow, its schedule, and JSON parameters a run is made with."""
+def nightly_deployment(inbox: str, options: dict[str, Any], *, cron: str, timezone: str) -> Any:
+    """The deployment `serve` runs: the nightly flow, its schedule and the JSON parameters of each run:
+    the inbox and `options` (model, backend, threads, conf, overlap, workers, dask_address), no secrets."""
     return nightly_flow.to_deployment(
         name=DEPLOYMENT,
         schedule=Cron(cron, timezone=timezone),
-        parameters={"inbox": inbox, "db_url": job.db_url, "model": job.model, "dask_address": dask_address},
+        parameters={"inbox": inbox, **{k: v for k, v in options.items() if v is not None}},
         description=f"Every new flight in {inbox}, nightly ({cron}, {timezone}).",
     )
 
 
 def serve_nightly(
-    inbox: str, job: ProcessJob, *, cron: str, timezone: str, dask_address: str | None = None
+    inbox: str, options: dict[str, Any], *, cron: str, timezone: str, db_url: str | None = None
 ) -> None:
+    """Serve until interrupted. `db_url` (`--db`): each served run is a child of this process and
+    inherits its environment, so the URL reaches it there, never as a parameter the server stores."""
+    import os
+
     from prefect.settings import PREFECT_API_URL
 
     if not PREFECT_API_URL.value():
@@ -41,4 +45,6 @@ def serve_nightly(
             "schedules need a Prefect server: run `prefect server start` and set PREFECT_API_URL "
             "(e.g. http://127.0.0.1:4200/api)"
         )
-    serve(nightly_deployment(inbox, job, cron=cron, timezone=timezone, dask_address=dask_address))
+    if db_url:
+        os.environ["PATROL_DB_URL"] = db_url
+    serve(nightly_deployment(inbox, options, cron=cron, timezone=timezone))

@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import importlib
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.cases import progress
+from pipeline.config import DEFAULT_TZ, DatabaseUrl, Settings
 from pipeline.detect.detector import DetectSettings
 from pipeline.errors import CaseError, FrameError, GeoreferenceError, PipelineError
 from pipeline.ingest import FlightPlan, FrameRef, IngestSettings
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from pipeline.ingest import LoadedFrame
     from pipeline.types import Detection
 
+BACKENDS = ("auto", "onnx", "torch")
 CROP_MARGIN = 0.25  # evidence crops show this share of the box around it: context for the reviewer
 CROP_MIN_PX = 96
 _SESSIONS_SEEN: list[sessionmaker[Session]] = []  # what sessions_for opened, to dispose of on request
@@ -45,19 +47,27 @@ _SESSIONS_SEEN: list[sessionmaker[Session]] = []  # what sessions_for opened, to
 @dataclass(frozen=True)
 class ProcessJob:
     """Everything a worker needs to process frames of a flight: small, frozen, picklable (it travels to Dask
-    workers and into Prefect task parameters)."""
+    workers and into Prefect parameters). The database URL is held as a DatabaseUrl, which shows itself
+    (in run parameters, logs, reprs) with its password masked; `db_url` gives the real one."""
 
-    db_url: str
+    db: DatabaseUrl
     data_root: str
-    model: str | None = None  # model card path, or "package.module:factory" (tests); None: the shipped card
+    model: str | None = None  # a model card's path; None: PATROL_MODEL, else the shipped card
     backend: str = "auto"
     threads: int | None = None
     detect: DetectSettings = field(default_factory=DetectSettings)
     ingest: IngestSettings = field(default_factory=IngestSettings)
     categories_path: str | None = None
-    local_tz: str = "Asia/Shanghai"
+    local_tz: str = DEFAULT_TZ
     closed_seen_again: str = "new_linked"
     ground_elevation_m: float | None = None
+    # Tests and benches put a stand-in for the model here: a callable object, never a name to import, so
+    # nothing a user or a deployment parameter says can make a worker run other code.
+    detector: Callable[[], Detector] | None = None
+
+    @property
+    def db_url(self) -> str:
+        return self.db.get_secret_value()
 
 
 # A frame's outcome: DONE (detected and recorded), FAILED (its own fault, recorded as its final verdict) or
@@ -84,15 +94,16 @@ class FrameOutcome:
 
 @functools.lru_cache(maxsize=4)
 def detector_for(
-    model: str | None, backend: str = "auto", threads: int | None = None
+    model: str | None,
+    backend: str = "auto",
+    threads: int | None = None,
+    factory: Callable[[], Detector] | None = None,
 ) -> tuple[Detector, str]:
     """(detector, model version), loaded once per process. The version names the weights by content, so a
-    retrained model reprocesses frames and the same model never does."""
-    if model and ":" in model and not Path(model).exists():
-        module, _, attr = model.partition(":")
-        factory = getattr(importlib.import_module(module), attr)
+    retrained model reprocesses frames and the same model never does. `factory`: a stand-in (tests)."""
+    if factory is not None:
         det = factory()
-        return det, str(getattr(det, "version", model))
+        return det, str(getattr(det, "version", getattr(factory, "__name__", "stand-in")))
     from pipeline.detect.backends import open_detector
     from pipeline.detect.model import load_model_spec
     from pipeline.ingest import file_sha256
@@ -104,10 +115,14 @@ def detector_for(
     return open_detector(spec, backend, threads), f"{weights.name}:{digest}"
 
 
+def job_detector(job: ProcessJob) -> tuple[Detector, str]:
+    return detector_for(job.model, job.backend, job.threads, job.detector)
+
+
 def job_version(job: ProcessJob) -> str:
     """The model version frames are keyed by: the weights and every setting that changes what is found
     (detection settings, ground elevation, the pixel limit; the telemetry is in each frame's own key)."""
-    _, version = detector_for(job.model, job.backend, job.threads)
+    _, version = job_detector(job)
     knobs = repr((job.detect, job.ground_elevation_m, job.ingest.max_pixels))
     return f"{version}:{hashlib.sha256(knobs.encode()).hexdigest()[:8]}"
 
@@ -129,6 +144,21 @@ def forget_sessions() -> None:
             bind.dispose()
     _SESSIONS_SEEN.clear()
     sessions_for.cache_clear()
+
+
+def open_case_db(job: ProcessJob) -> None:
+    """Open (and migrate) the job's case database now, once, before any flight or fan-out: a wrong or
+    unreachable database is one line (CaseError) at the start, and workers then find the schema at head."""
+    sessions_for(job.db_url)
+
+
+def is_database_error(err: BaseException) -> bool:
+    """The case database failed (unreachable, locked, refused): not the frame's fault nor the model's."""
+    from sqlalchemy.exc import DBAPIError
+
+    if isinstance(err, DBAPIError):
+        return True
+    return isinstance(err, CaseError) and isinstance(err.__cause__, DBAPIError)
 
 
 def is_transient(err: BaseException) -> bool:
@@ -290,7 +320,7 @@ def process_frame(ref: FrameRef, job: ProcessJob) -> FrameOutcome:
     disk under the evidence crops, a database error) leaves the frame without a record and comes back as
     an ERROR outcome, so the flight stays open and the next run does the frame again. Transient database
     errors propagate (the caller retries them)."""
-    detector, _ = detector_for(job.model, job.backend, job.threads)
+    detector, _ = job_detector(job)
     version = job_version(job)
     key = ref.key(version)
     sessions = sessions_for(job.db_url)
@@ -422,19 +452,42 @@ def push_flight(plan: FlightPlan, job: ProcessJob) -> FlightPush:
     return counts
 
 
-def default_job(db_url: str | None = None, model: str | None = None, **overrides: Any) -> ProcessJob:
-    """A job from the environment's settings (PATROL_*), as a worker on another machine builds it."""
+def default_job(
+    db_url: str | None = None,
+    model: str | None = None,
+    *,
+    backend: str = "auto",
+    threads: int | None = None,
+    conf: float | None = None,
+    overlap: float | None = None,
+    detector: Callable[[], Detector] | None = None,
+    settings: Settings | None = None,
+) -> ProcessJob:
+    """A job from the settings (default: this machine's PATROL_* environment, as a worker on another
+    machine builds it) and the options `patrol process`/`nightly`/`serve` and the deployment share: each
+    checked here, so a bad one is one line before any frame is touched."""
     from pipeline.config import load_settings
 
-    settings = load_settings()
-    ingest = overrides.pop("ingest", None) or IngestSettings()
-    overrides["ingest"] = replace(ingest, max_pixels=settings.max_pixels)
+    if settings is None:
+        settings = load_settings()
+    if backend not in BACKENDS:
+        raise PipelineError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    if threads is not None and threads < 1:
+        raise PipelineError(f"threads must be at least 1, not {threads}")
+    detect = DetectSettings() if conf is None else replace(DetectSettings(), conf=conf)
+    detect.check()
+    ingest = IngestSettings() if overlap is None else IngestSettings(overlap=overlap)
+    ingest.check()
     return ProcessJob(
-        db_url=db_url or settings.db_url,
+        db=DatabaseUrl(db_url or settings.db_url),
         data_root=str(settings.data_root.resolve()),
-        model=model,
+        model=model if model is not None else (str(settings.model) if settings.model else None),
+        backend=backend,
+        threads=threads,
+        detect=detect,
+        ingest=replace(ingest, max_pixels=settings.max_pixels),
         categories_path=str(settings.categories_path) if settings.categories_path else None,
         local_tz=settings.local_tz,
         closed_seen_again=settings.closed_seen_again,
-        **overrides,
+        detector=detector,
     )

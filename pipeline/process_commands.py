@@ -14,11 +14,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from pipeline.config import DEFAULT_CRON, DEFAULT_TZ, check_cron, check_zone, load_settings
 from pipeline.errors import PipelineError
 
 EXIT_SOME_FAILED = 1
-DEFAULT_CRON = "0 2 * * *"
-DEFAULT_TZ = "Asia/Shanghai"
+__all__ = ["DEFAULT_CRON", "DEFAULT_TZ"]  # spelled here for callers that import them from this module
 
 # Prefect's anonymous analytics and telemetry off; no update checks. setdefault: an operator's explicit
 # setting (a real server's URL, its own logging level) wins.
@@ -79,20 +79,30 @@ def _job_args(p: argparse.ArgumentParser) -> None:
 
 
 def build_job(args: argparse.Namespace) -> Any:
-    """The ProcessJob for these flags, over the settings from the environment."""
-    from pipeline.detect.detector import DetectSettings
-    from pipeline.ingest import IngestSettings
+    """The ProcessJob for these flags, over the settings from the environment (each value checked)."""
     from pipeline.process import default_job
 
-    detect = DetectSettings()
-    if args.conf is not None:
-        detect = replace(detect, conf=args.conf)
-    detect.check()
-    ingest = IngestSettings() if args.overlap is None else IngestSettings(overlap=args.overlap)
-    ingest.check()
     return default_job(
-        args.db, args.model, backend=args.backend, threads=args.threads, detect=detect, ingest=ingest
+        args.db,
+        args.model,
+        backend=args.backend,
+        threads=args.threads,
+        conf=args.conf,
+        overlap=args.overlap,
     )
+
+
+def job_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The flags a deployment run is made with: plain JSON, no credentials (see flows/nightly.py)."""
+    return {
+        "model": str(Path(args.model).resolve()) if args.model else None,
+        "backend": args.backend,
+        "threads": args.threads,
+        "conf": args.conf,
+        "overlap": args.overlap,
+        "workers": args.workers,
+        "dask_address": _dask(args),
+    }
 
 
 def _check_model(job: Any) -> None:
@@ -104,7 +114,7 @@ def _check_model(job: Any) -> None:
 
 
 def _dask(args: argparse.Namespace) -> str | None:
-    return args.dask or os.environ.get("PATROL_DASK_ADDRESS") or None
+    return args.dask or load_settings().dask_address
 
 
 def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
@@ -141,8 +151,14 @@ def cmd_process(args: argparse.Namespace) -> int:
     job = build_job(args)
     _check_model(job)
     quiet_prefect(warnings_only=True)
-    from flows.process_flight import run_process
+    from flows.process_flight import api_url, run_process
 
+    if not api_url() and not args.json:
+        print(
+            "patrol: no Prefect server (PREFECT_API_URL): starting Prefect's temporary one, about 15 s and "
+            "250 MB; `patrol check` looks at an upload without it (README: Processing flights)",
+            file=sys.stderr,
+        )
     summary = run_process(
         [str(Path(f).resolve()) for f in args.flights],
         job,
@@ -165,7 +181,7 @@ def cmd_upload(args: argparse.Namespace) -> int:
         folder_files(src),
         Path(args.inbox),
         label=args.label or src.resolve().name,
-        uploaded_by=args.user or os.environ.get("USER", "cli"),
+        uploaded_by=args.user or _login_name(),
     )
     if args.json:
         _emit(report.as_dict())
@@ -174,6 +190,40 @@ def cmd_upload(args: argparse.Namespace) -> int:
         for refused in report.refused:
             print(f"  left out {refused.name}: {refused.reason}")
     return 0
+
+
+def _login_name() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name for this uid (a container)
+        return "cli"
+
+
+# --- check ---------------------------------------------------------------------------------------------
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """The drone team's quick look at an upload: every frame planned, decoded and posed, as `process`
+    would, but without the model, the database or Prefect (seconds, not a server start)."""
+    from pipeline.flight_check import check_flight
+
+    settings = load_settings()
+    bad = 0
+    for name in args.flights:
+        report = check_flight(Path(name), max_pixels=settings.max_pixels)
+        bad += int(not report.usable or bool(report.problems))
+        if args.json:
+            _emit(report.as_dict())
+            continue
+        print(
+            f"{report.folder}: {report.frames} frames ({report.photos} photos, {report.video_frames} video "
+            f"frames), {report.posed} with a pose, {len(report.problems)} problem(s), {report.seconds} s"
+        )
+        for problem in report.problems:
+            print(f"  problem: {problem}")
+    return EXIT_SOME_FAILED if bad else 0
 
 
 # --- nightly and serve ---------------------------------------------------------------------------------
@@ -196,18 +246,21 @@ def cmd_nightly(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    job = build_job(args)
+    settings = load_settings()
+    job = build_job(args)  # every flag checked (and the model loaded) before anything is served
     _check_model(job)
-    quiet_prefect()
-    from flows.serve import serve_nightly
-
-    inbox = args.inbox or os.environ.get("PATROL_INBOX")
+    if args.json:
+        raise PipelineError("--json: `patrol serve` prints no summary (each night's is in Prefect)")
+    inbox = args.inbox or (str(settings.inbox) if settings.inbox else None)
     if not inbox:
         raise PipelineError("no inbox: pass --inbox DIR or set PATROL_INBOX")
-    cron = args.cron or os.environ.get("PATROL_NIGHTLY_CRON", DEFAULT_CRON)
-    tz = args.timezone or os.environ.get("PATROL_NIGHTLY_TZ", DEFAULT_TZ)
-    print(f"serving patrol-nightly on {inbox}: cron '{cron}' ({tz}); Ctrl-C stops", file=sys.stderr)
-    serve_nightly(str(Path(inbox).resolve()), job, cron=cron, timezone=tz, dask_address=_dask(args))
+    cron = check_cron(args.cron, "--cron") if args.cron else settings.nightly_cron
+    tz = check_zone(args.timezone, "--timezone") if args.timezone else settings.nightly_tz
+    quiet_prefect()
+    from flows.serve import DEPLOYMENT, serve_nightly
+
+    print(f"serving {DEPLOYMENT} on {inbox}: cron '{cron}' ({tz}); Ctrl-C stops", file=sys.stderr)
+    serve_nightly(str(Path(inbox).resolve()), job_options(args), cron=cron, timezone=tz, db_url=args.db)
     return 0
 
 
@@ -225,6 +278,14 @@ def register(sub: Any) -> None:
     p.add_argument("--user", default=None, help="who uploads (default: $USER)")
     _common(p)
     p.set_defaults(func=cmd_upload)
+
+    p = sub.add_parser(
+        "check",
+        help="a quick look at a flight folder: every frame readable and posed? (no model, no Prefect)",
+    )
+    p.add_argument("flights", nargs="+", metavar="FLIGHT_DIR")
+    _common(p)
+    p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("nightly", help="process every complete, new flight in the inbox (Prefect)")
     p.add_argument("--inbox", required=True, metavar="DIR")
@@ -247,17 +308,23 @@ DEMO_DIR = Path("var") / "demo"
 
 
 def demo_cases(
-    folders: list[Path], db_url: str | None = None, out_dir: Path = DEMO_DIR, model: str | None = None
+    folders: list[Path],
+    db_url: str | None = None,
+    out_dir: Path = DEMO_DIR,
+    model: str | None = None,
+    detector: Any = None,
 ) -> int:
     """`make demo`, after the footprints: the sample flights through the flow into a fresh SQLite database,
-    the cases found, a GeoJSON export, and how to look at them in the review app. `model`: a model card or
-    factory (default: PATROL_MODEL, else the shipped card)."""
+    the cases found, a GeoJSON export, and how to look at them in the review app. `model`: a model card
+    (default: PATROL_MODEL, else the shipped card); `detector`: a stand-in object for it (tests)."""
     import shutil
 
     from pipeline.detect.model import default_model_path
     from pipeline.process import default_job
 
-    if model is None:
+    if detector is not None:
+        model = getattr(detector, "__name__", "stand-in detector")
+    elif model is None:
         card = default_model_path()
         if not card.is_file():
             print(f"no trained detector at {card}: detection skipped (`patrol train --ship models`)")
@@ -273,7 +340,10 @@ def demo_cases(
         shutil.rmtree(data_root, ignore_errors=True)
         db_url = f"sqlite:///{out_dir / 'cases.sqlite3'}"
     out_dir.mkdir(parents=True, exist_ok=True)
-    job = replace(default_job(db_url, model), data_root=str(data_root.resolve()))
+    job = replace(
+        default_job(db_url, None if detector is not None else model, detector=detector),
+        data_root=str(data_root.resolve()),
+    )
     print(f"== processing {len(folders)} flights with {Path(model).name} into {db_url} (Prefect flow)")
     quiet_prefect(warnings_only=True)
     from flows.process_flight import run_process

@@ -3,6 +3,7 @@
     new -> in_review -> confirmed -> dispatched -> resolved -> closed
     new | in_review -> rejected | duplicate;  in_review -> new (released, or the lease ran out)
     resolved -> dispatched (seen again: the verification failed);  closed -> new (revived by a setting)
+    confirmed | rejected -> in_review (undone by its reviewer within minutes) | new (reopened by a supervisor)
 
 Functions take a Session and leave committing to the caller (one unit of work per request or push). Every
 case UPDATE is guarded by the row's version, so two people acting on one case cannot both succeed.
@@ -10,15 +11,54 @@ case UPDATE is guarded by the row's version, so two people acting on one case ca
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from pipeline.cases.models import Case, CaseEvent, OutboxMessage, QueueLock, SightingRow
 from pipeline.cases.payloads import outbox_payload
 from pipeline.errors import CaseError, TransitionError
+
+
+class CaseChanged(CaseError):
+    """Someone else changed the case between our read and our write: the loser of a race (HTTP 409)."""
+
+    def __init__(self, case_id: int | None) -> None:
+        which = f"case {case_id}" if case_id is not None else "the case"
+        super().__init__(f"{which} was changed by someone else meanwhile; reload it and retry")
+        self.case_id = case_id
+
+
+class HeldByOther(TransitionError):
+    """The case is under another reviewer's live claim."""
+
+    def __init__(self, case_id: int, holder: str, until: datetime) -> None:
+        super().__init__(f"case {case_id}: claimed by {holder} until {until.isoformat(timespec='seconds')}")
+        self.case_id, self.holder, self.until = case_id, holder, until
+
+
+class NotFrom(TransitionError):
+    """The action is not allowed from the case's current state."""
+
+    def __init__(self, case_id: int, action: str, status: str, allowed: frozenset[str]) -> None:
+        super().__init__(
+            f"case {case_id}: cannot {action} a case that is {status} "
+            f"(allowed from: {', '.join(sorted(allowed))})"
+        )
+        self.case_id, self.action, self.status = case_id, action, status
+
+
+class UndoRefused(TransitionError):
+    """Nothing this reviewer may take back: not their verdict, too late, or the case has moved on."""
+
+    def __init__(self, case_id: int, why: str) -> None:
+        super().__init__(f"case {case_id}: cannot undo: {why}")
+        self.case_id, self.why = case_id, why
+
 
 NEW = "new"
 IN_REVIEW = "in_review"
@@ -51,6 +91,11 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
 # Transitions the city's system hears about through the outbox.
 PUSHED_ACTIONS = frozenset({"confirm", "dispatch", "resolve", "close", "reopen"})
 SYSTEM_ACTOR = "patrol"
+# Verdicts a reviewer may take back (a duplicate merge moved sightings, and is not undone here).
+UNDOABLE = frozenset({"confirm", "reject"})
+# What a supervisor may reopen into the queue.
+REOPENABLE = frozenset({CONFIRMED, REJECTED})
+CANCELLED = "cancelled"  # an outbox message withdrawn before it was sent
 
 
 def utcnow() -> datetime:
@@ -75,7 +120,9 @@ def record_event(
     to_status: str | None = None,
     flight_id: str | None = None,
     note: str | None = None,
+    push: bool | None = None,
 ) -> CaseEvent:
+    """Add the event; an action the city hears about (or `push=True`) also gets its outbox message."""
     ev = CaseEvent(
         case_id=case.id,
         at=now,
@@ -87,8 +134,8 @@ def record_event(
         note=note,
     )
     session.add(ev)
-    if action in PUSHED_ACTIONS:
-        session.flush()  # the event's id is the idempotency key
+    if action in PUSHED_ACTIONS if push is None else push:
+        flush(session, case.id)  # the event's id is the idempotency key
         key = f"patrol-case-{case.id}-event-{ev.id}"
         session.add(
             OutboxMessage(
@@ -105,6 +152,14 @@ def record_event(
     return ev
 
 
+def flush(session: Session, case_id: int) -> None:
+    """Flush, turning a version conflict (another hand changed the case since we read it) into CaseChanged."""
+    try:
+        session.flush()
+    except StaleDataError as err:
+        raise CaseChanged(case_id) from err
+
+
 def _transition(
     session: Session,
     case: Case,
@@ -116,10 +171,7 @@ def _transition(
 ) -> Case:
     allowed, target = TRANSITIONS[action]
     if case.status not in allowed:
-        raise TransitionError(
-            f"case {case.id}: cannot {action} a case that is {case.status} "
-            f"(allowed from: {', '.join(sorted(allowed))})"
-        )
+        raise NotFrom(case.id, action, case.status, allowed)
     now = now or utcnow()
     if (
         case.status == IN_REVIEW
@@ -127,7 +179,7 @@ def _transition(
         and case.lease_expires_at is not None
         and case.lease_expires_at > now
     ):
-        raise TransitionError(f"case {case.id}: claimed by {case.claimed_by} until {case.lease_expires_at}")
+        raise HeldByOther(case.id, case.claimed_by or "", case.lease_expires_at)
     before = case.status
     case.status = target
     case.updated_at = now
@@ -147,33 +199,42 @@ def _transition(
         note=note,
         flight_id=flight_id,
     )
-    try:
-        session.flush()
-    except StaleDataError as err:
-        raise CaseError(f"case {case.id} was changed by someone else meanwhile; reload it and retry") from err
+    flush(session, case.id)
     return case
 
 
 # --- the review queue ------------------------------------------------------------------------------
 
 
-def claim_next(
-    session: Session, reviewer: str, *, lease_s: int = 900, now: datetime | None = None
-) -> Case | None:
-    """Hand the oldest unclaimed case (or one whose lease ran out) to `reviewer`; None if the queue is empty.
+def claimable(now: datetime) -> ColumnElement[bool]:
+    """Cases a reviewer may take: new ones, and ones whose claim ran out."""
+    return or_(Case.status == NEW, and_(Case.status == IN_REVIEW, Case.lease_expires_at < now))
 
-    Call it at the start of a transaction and commit right after. On PostgreSQL concurrent claimers skip each
-    other's locked rows (FOR UPDATE SKIP LOCKED); SQLite has a single writer, so there the claim first takes
-    the write lock (by touching a lock row) so that its read sees every earlier claim.
+
+def claim_next(
+    session: Session,
+    reviewer: str,
+    *,
+    lease_s: int = 900,
+    now: datetime | None = None,
+    where: Sequence[ColumnElement[bool]] = (),
+    order_by: Sequence[Any] = (),
+) -> Case | None:
+    """Hand the first claimable case (new, or one whose lease ran out) to `reviewer`; None if there is none.
+
+    `where` and `order_by` are the queue's own filters and sort (the review app passes what the reviewer is
+    looking at); by default the oldest case by id. Call it at the start of a transaction and commit right
+    after. On PostgreSQL concurrent claimers skip each other's locked rows (FOR UPDATE SKIP LOCKED); SQLite
+    has a single writer, so there the claim first takes the write lock (by touching a lock row) so that its
+    read sees every earlier claim.
     """
     now = now or utcnow()
     if session.get_bind().dialect.name == "sqlite":
         session.execute(update(QueueLock).where(QueueLock.name == "claim").values(touched_at=now))
-    claimable = or_(Case.status == NEW, and_(Case.status == IN_REVIEW, Case.lease_expires_at < now))
     row = session.execute(
         select(Case.id, Case.status, Case.claimed_by, Case.version)
-        .where(claimable)
-        .order_by(Case.id)
+        .where(claimable(now), *where)
+        .order_by(*(order_by or (Case.id,)))
         .limit(1)
         .with_for_update(skip_locked=True)
     ).first()
@@ -193,12 +254,12 @@ def claim_next(
         .execution_options(synchronize_session=False)
     )
     if getattr(done, "rowcount", 1) != 1:
-        raise CaseError(f"case {case_id} was claimed by someone else meanwhile; claim again")
+        raise CaseChanged(case_id)
     case = session.get(Case, case_id, populate_existing=True)
     assert case is not None
     note = f"lease of {previous} ran out" if before == IN_REVIEW else None
     record_event(session, case, "claim", reviewer, now, from_status=before, to_status=IN_REVIEW, note=note)
-    session.flush()
+    flush(session, case_id)
     return case
 
 
@@ -219,9 +280,35 @@ def reject(session: Session, case_id: int, actor: str, reason: str, *, now: date
 
 
 def dispatch(
-    session: Session, case_id: int, actor: str, *, note: str | None = None, now: datetime | None = None
+    session: Session,
+    case_id: int,
+    actor: str,
+    *,
+    note: str | None = None,
+    department: str | None = None,
+    due: date | None = None,
+    now: datetime | None = None,
 ) -> Case:
-    return _transition(session, get_case(session, case_id), "dispatch", actor, now, note)
+    """Send a confirmed case to a department, with a deadline (a local day); both reach the city's system as
+    GeoReport's `agency_responsible` and `expected_datetime`, and the history's note says them."""
+    parts = [
+        f"派往：{department}" if department else "",
+        f"期限：{due.isoformat()}" if due else "",
+        note or "",
+    ]
+    text = "；".join(p for p in parts if p) or None
+    case = _transition(session, get_case(session, case_id), "dispatch", actor, now, text)
+    if department or due:
+        msg = session.scalar(
+            select(OutboxMessage).where(OutboxMessage.case_id == case.id).order_by(OutboxMessage.id.desc())
+        )
+        if msg is not None:
+            request = {**msg.payload.get("request", {})}
+            request["agency_responsible"] = department or ""
+            request["expected_datetime"] = due.isoformat() if due else None
+            msg.payload = {**msg.payload, "request": request}
+            flush(session, case.id)
+    return case
 
 
 def resolve(
@@ -297,7 +384,7 @@ def mark_duplicate(
         target.frame_path = case.frame_path
     target.updated_at = now
     record_event(session, target, "merge", actor, now, note=f"case {case.id} merged in")
-    session.flush()
+    flush(session, target.id)
     return case
 
 
@@ -322,10 +409,7 @@ def reassign(
     case.updated_at = now
     note = f"from {previous} to {to_user}" if previous else f"to {to_user}"
     record_event(session, case, "reassign", actor, now, from_status=before, to_status=IN_REVIEW, note=note)
-    try:
-        session.flush()
-    except StaleDataError as err:
-        raise CaseError(f"case {case.id} was changed by someone else meanwhile; reload it and retry") from err
+    flush(session, case.id)
     return case
 
 
@@ -335,7 +419,7 @@ def add_note(session: Session, case_id: int, actor: str, note: str, *, now: date
         raise CaseError(f"case {case_id}: an empty note")
     case = get_case(session, case_id)
     record_event(session, case, "note", actor, now or utcnow(), note=note.strip())
-    session.flush()
+    flush(session, case_id)
     return case
 
 
@@ -346,6 +430,9 @@ def claim(
     case = get_case(session, case_id)
     now = now or utcnow()
     lapsed = case.lease_expires_at is None or case.lease_expires_at <= now
+    if case.status == IN_REVIEW and not lapsed and case.claimed_by not in (None, reviewer):
+        assert case.lease_expires_at is not None
+        raise HeldByOther(case.id, case.claimed_by or "", case.lease_expires_at)
     if case.status == IN_REVIEW and (case.claimed_by == reviewer or lapsed):
         before = case.claimed_by
         note = None if before == reviewer else f"lease of {before} ran out"
@@ -356,8 +443,104 @@ def claim(
         _transition(session, case, "claim", reviewer, now)
     case.claimed_by = reviewer
     case.lease_expires_at = now + timedelta(seconds=lease_s)
-    try:
-        session.flush()
-    except StaleDataError as err:
-        raise CaseError(f"case {case.id} was claimed by someone else meanwhile; reload it") from err
+    flush(session, case.id)
+    return case
+
+
+# --- taking a verdict back -----------------------------------------------------------------------------
+
+
+def last_verdict(session: Session, case_id: int) -> CaseEvent | None:
+    """The case's latest event that changed its state (sightings and notes change none)."""
+    return session.scalar(
+        select(CaseEvent)
+        .where(CaseEvent.case_id == case_id, CaseEvent.to_status.is_not(None))
+        .order_by(CaseEvent.id.desc())
+        .limit(1)
+    )
+
+
+def undoable(session: Session, case: Case, actor: str, window_s: int, now: datetime) -> CaseEvent | None:
+    """The verdict `actor` may still take back on `case`, if any."""
+    ev = last_verdict(session, case.id)
+    if ev is None or ev.action not in UNDOABLE or ev.actor != actor or ev.to_status != case.status:
+        return None
+    return ev if now - ev.at <= timedelta(seconds=window_s) else None
+
+
+def undo(
+    session: Session,
+    case_id: int,
+    actor: str,
+    *,
+    window_s: int = 300,
+    lease_s: int = 900,
+    now: datetime | None = None,
+) -> Case:
+    """The reviewer takes back their own confirm or reject within `window_s`: the case is theirs to review
+    again (in_review, a fresh lease)."""
+    now = now or utcnow()
+    case = get_case(session, case_id)
+    ev = last_verdict(session, case_id)
+    if ev is None or ev.action not in UNDOABLE or ev.to_status != case.status:
+        raise UndoRefused(case_id, "its last step is not a confirm or reject")
+    if ev.actor != actor:
+        raise UndoRefused(case_id, f"the verdict is {ev.actor}'s")
+    if now - ev.at > timedelta(seconds=window_s):
+        raise UndoRefused(
+            case_id, f"more than {window_s // 60} minutes have passed: a supervisor can reopen it"
+        )
+    return _take_back(session, case, actor, "undo", IN_REVIEW, ev.action, now, lease_s=lease_s)
+
+
+def reopen_verdict(
+    session: Session, case_id: int, actor: str, *, note: str | None = None, now: datetime | None = None
+) -> Case:
+    """A supervisor puts a confirmed or rejected case back in the queue (new, unclaimed)."""
+    now = now or utcnow()
+    case = get_case(session, case_id)
+    if case.status not in REOPENABLE:
+        raise NotFrom(case_id, "reopen_review", case.status, REOPENABLE)
+    ev = last_verdict(session, case_id)
+    return _take_back(session, case, actor, "reopen_review", NEW, ev.action if ev else "", now, note=note)
+
+
+def _take_back(
+    session: Session,
+    case: Case,
+    actor: str,
+    action: str,
+    target: str,
+    verdict: str,
+    now: datetime,
+    *,
+    lease_s: int = 900,
+    note: str | None = None,
+) -> Case:
+    before = case.status
+    case.status = target
+    case.updated_at = now
+    case.claimed_by = actor if target == IN_REVIEW else None
+    case.lease_expires_at = now + timedelta(seconds=lease_s) if target == IN_REVIEW else None
+    if before == REJECTED:
+        case.reason = None
+    # What the city has not been sent yet is withdrawn; what it has been sent gets a correcting event.
+    unsent = session.scalars(
+        select(OutboxMessage).where(
+            OutboxMessage.case_id == case.id, OutboxMessage.state.in_(("pending", "rejected"))
+        )
+    ).all()
+    for msg in unsent:
+        msg.state = CANCELLED
+        msg.last_error = f"withdrawn: {action} by {actor}"
+    sent = session.scalar(
+        select(func.count())
+        .select_from(OutboxMessage)
+        .where(OutboxMessage.case_id == case.id, OutboxMessage.state == "sent")
+    )
+    text = "；".join(x for x in (f"taken back: {verdict}" if verdict else "", note or "") if x)
+    record_event(
+        session, case, action, actor, now, from_status=before, to_status=target, note=text, push=bool(sent)
+    )
+    flush(session, case.id)
     return case

@@ -60,6 +60,7 @@ class CaseView:
     evidence_path: str | None
     frame_path: str | None
     claimed_by: str | None
+    lease_expires_at: str | None = None  # of the claim, UTC ISO; not exported
 
     def as_dict(self) -> dict[str, Any]:
         out = {name: getattr(self, name) for name in EXPORT_FIELDS if name != "class"}
@@ -89,6 +90,7 @@ def case_view(case: Case) -> CaseView:
         evidence_path=case.evidence_path,
         frame_path=case.frame_path,
         claimed_by=case.claimed_by,
+        lease_expires_at=iso(case.lease_expires_at),
     )
 
 

@@ -7,7 +7,6 @@ outside it, so a fake detector in tests and a real one in production are used th
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -66,8 +65,10 @@ class ModelSpec:
 
 
 def default_model_path() -> Path:
-    env = os.environ.get("PATROL_MODEL")
-    return Path(env) if env else SHIPPED_MODEL
+    """PATROL_MODEL (read by pipeline.config), else the shipped card."""
+    from pipeline.config import load_settings
+
+    return load_settings().model or SHIPPED_MODEL
 
 
 def load_model_spec(path: str | Path | None = None) -> ModelSpec:

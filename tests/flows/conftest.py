@@ -43,6 +43,16 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'cases.sqlite3'}"
         return
+    yield from _fresh_pg()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A throwaway, empty PostgreSQL database, dropped afterwards."""
+    yield from _fresh_pg()
+
+
+def _fresh_pg() -> Iterator[str]:
     import psycopg
 
     admin_url = os.environ.get("PATROL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")

@@ -2,7 +2,8 @@
 
 It looks only at the tile's pixels, like a real detector, so the same frame always gives the same boxes and
 overlapping frames see the same dark roofs and heaps: enough to exercise ingest, tiling, georeferencing,
-dedupe and the queue without weights. Loaded by the flow through "flow_fakes:dark_blobs" (a factory path).
+dedupe and the queue without weights. Tests hand the factory object itself to the job (ProcessJob.detector)
+or put it in place of the model (flow_helpers.use_fake_model, patrol_with_fake.py): nothing names it.
 """
 
 from __future__ import annotations

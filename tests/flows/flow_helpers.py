@@ -1,17 +1,23 @@
-"""Helpers for the flow tests: the fake detector's factory path, copies of sample flights, case comparison."""
+"""Helpers for the flow tests: the fake detector, copies of sample flights, case comparison."""
 
 from __future__ import annotations
 
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
+from flow_fakes import dark_blobs
+
+from pipeline.config import DatabaseUrl
 from pipeline.process import ProcessJob
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 SAMPLES = ROOT / "sample_flights"
-FAKE = "flow_fakes:dark_blobs"
+# Subprocesses run `patrol` through this launcher: the same command with the fake detector put in place of
+# the model first (production has no way to name code as a model).
+FAKE_PATROL = HERE / "patrol_with_fake.py"
 
 
 def copy_flight(name: str, dest: Path, photos: int | None = None) -> Path:
@@ -27,14 +33,22 @@ def copy_flight(name: str, dest: Path, photos: int | None = None) -> Path:
     return dest
 
 
-def make_job(tmp: Path, **kw: object) -> ProcessJob:
+def make_job(tmp: Path, db_url: str | None = None, **kw: object) -> ProcessJob:
     base: dict[str, object] = {
-        "db_url": f"sqlite:///{tmp / 'cases.sqlite3'}",
+        "db": DatabaseUrl(db_url or f"sqlite:///{tmp / 'cases.sqlite3'}"),
         "data_root": str(tmp / "data"),
-        "model": FAKE,
+        "detector": dark_blobs,
     }
     base.update(kw)
     return ProcessJob(**base)  # type: ignore[arg-type]
+
+
+def use_fake_model(monkeypatch: Any, factory: Any = dark_blobs) -> None:
+    """In this process, whatever model a command is given, the fake detector stands in for it."""
+    import pipeline.process as process
+
+    detector = factory()
+    monkeypatch.setattr(process, "detector_for", lambda *args, **kw: (detector, detector.version))
 
 
 def case_rows(db_url: str) -> list[tuple[object, ...]]:

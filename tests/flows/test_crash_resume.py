@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from flow_helpers import case_rows, copy_flight, env_with_fakes, make_job
+from flow_helpers import FAKE_PATROL, case_rows, copy_flight, env_with_fakes, make_job
 
 from flows.process_flight import run_process
 
@@ -59,8 +59,8 @@ def test_sigkill_at_several_points_then_rerun_gives_the_uninterrupted_cases(
     job = make_job(crashed)
     env = env_with_fakes(prefect_api_url)
     env["PATROL_DATA_ROOT"] = job.data_root
-    argv = [sys.executable, "-m", "pipeline.cli", "process", *folders, "--db", f"sqlite:///{db}"]
-    argv += ["--model", "flow_fakes:slow_dark_blobs", "--json"]
+    argv = [sys.executable, str(FAKE_PATROL), "--slow", "process", *folders, "--db", f"sqlite:///{db}"]
+    argv += ["--json"]
     recorded = []
     for point in (1, 3, total):  # early, mid-flight, with every frame recorded (around the push)
         recorded.append(_kill_after(argv, env, db, point, crashed))

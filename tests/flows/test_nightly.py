@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from flow_helpers import FAKE, copy_flight
+from flow_helpers import copy_flight, use_fake_model
 
 from pipeline.cli import main
 
@@ -33,6 +33,7 @@ def test_nightly_processes_complete_new_flights_once_and_reports_the_rest(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PATROL_DATA_ROOT", str(tmp_path / "data"))
+    use_fake_model(monkeypatch)
     inbox = tmp_path / "inbox"
     uploaded = []
     for name in ("mon", "tue", "wed"):
@@ -45,7 +46,6 @@ def test_nightly_processes_complete_new_flights_once_and_reports_the_rest(
     copy_flight("nadir_mapping", inbox / "by-hand", photos=1)  # copied in without an upload: no manifest
 
     argv = ["nightly", "--inbox", str(inbox), "--json", "--db", f"sqlite:///{tmp_path / 'c.sqlite3'}"]
-    argv += ["--model", FAKE]
     assert main(argv) == 0
     night = _last_json(capsys)
     assert night["flights_processed"] == 2 and night["flights_failed"] == 0

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from flow_helpers import FAKE, copy_flight
+from flow_helpers import copy_flight, use_fake_model
 
 from pipeline.cli import main
 
@@ -22,7 +22,8 @@ def test_json_summary_and_a_corrupt_frame_is_recorded_and_skipped(
     (flight / "DJI_0009.JPG").write_bytes((flight / "DJI_0001.JPG").read_bytes()[:5000])  # cut short
     (flight / "notes.docx").write_bytes(b"not media")
     db = f"sqlite:///{tmp_path / 'c.sqlite3'}"
-    argv = ["process", str(flight), "--json", "--db", db, "--model", FAKE]
+    use_fake_model(monkeypatch)
+    argv = ["process", str(flight), "--json", "--db", db]
     assert main(argv) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert set(out) >= SUMMARY_KEYS
@@ -55,7 +56,7 @@ def test_a_flight_that_fails_does_not_sink_the_others(
 
 
 def test_not_a_folder_is_a_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["process", str(tmp_path / "nope"), "--model", FAKE]) == 2
+    assert main(["process", str(tmp_path / "nope")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("patrol: error:") and "not a folder" in err and "\n" not in err
 
@@ -66,7 +67,8 @@ def test_a_missing_folder_among_good_ones_does_not_stop_them(
     monkeypatch.setenv("PATROL_DATA_ROOT", str(tmp_path / "data"))
     good = copy_flight("nadir_mapping", tmp_path / "good", photos=1)
     db = f"sqlite:///{tmp_path / 'c.sqlite3'}"
-    argv = ["process", str(tmp_path / "nonexistent"), str(good), "--json", "--db", db, "--model", FAKE]
+    use_fake_model(monkeypatch)
+    argv = ["process", str(tmp_path / "nonexistent"), str(good), "--json", "--db", db]
     assert main(argv) == 1  # not everything could be done, and it says so
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert out["frames"] == 1 and out["cases_new"] > 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from flow_fakes import ExplodingDetector
 from flow_helpers import case_rows, copy_flight, make_job
 from pytest import MonkeyPatch
 
@@ -50,7 +51,7 @@ def test_a_database_hiccup_is_retried_with_backoff(tmp_path: Path, monkeypatch: 
 
 def test_a_model_that_cannot_run_leaves_the_flight_open_not_its_frames_failed(tmp_path: Path) -> None:
     flight = copy_flight("nadir_mapping", tmp_path / "f", photos=2)
-    summary = run_process([str(flight)], make_job(tmp_path, model="flow_fakes:ExplodingDetector"))
+    summary = run_process([str(flight)], make_job(tmp_path, detector=ExplodingDetector))
     assert (summary["frames_failed"], summary["frames_pending"]) == (0, 2)
     assert not summary["flights"][0]["complete"]
     assert all("model exploded" in e for e in summary["errors"][:2])

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 
 from pipeline.cases import lifecycle
 from pipeline.cases.models import Case, User
@@ -20,6 +24,8 @@ ACTION_ROLES: dict[str, str] = {
     "reject": "reviewer",
     "duplicate": "reviewer",
     "note": "reviewer",
+    "undo": "reviewer",
+    "reopen_review": "supervisor",
     "dispatch": "supervisor",
     "resolve": "supervisor",
     "close": "supervisor",
@@ -33,13 +39,32 @@ class ActionRequest:
     note: str | None = None
     of: int | None = None  # duplicate: the case this one repeats
     to_user: str | None = None  # reassign: the reviewer who takes it
+    department: str | None = None  # dispatch: where it goes
+    due: date | None = None  # dispatch: the local day it is due
 
 
 class ActionForbidden(Exception):
     """The viewer's role may not do this action."""
 
 
-def act(session: Session, case_id: int, viewer: Viewer, req: ActionRequest, *, lease_s: int) -> Case:
+# Verdicts: after one, the reviewer goes straight on to the next case of the view.
+VERDICTS = frozenset({"confirm", "reject", "duplicate"})
+
+
+@contextmanager
+def unit_of_work(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """One transaction; a version conflict found when it commits is the same CaseChanged as one found
+    earlier (the loser of a race gets a 409, never a 500)."""
+    try:
+        with sessions.begin() as s:
+            yield s
+    except StaleDataError as err:
+        raise lifecycle.CaseChanged(None) from err
+
+
+def act(
+    session: Session, case_id: int, viewer: Viewer, req: ActionRequest, *, lease_s: int, undo_s: int = 300
+) -> Case:
     """Do `req` on a case as `viewer`; CaseError (or TransitionError) when the case cannot move so."""
     role = ACTION_ROLES.get(req.action)
     if role is None:
@@ -65,11 +90,19 @@ def act(session: Session, case_id: int, viewer: Viewer, req: ActionRequest, *, l
         return lifecycle.mark_duplicate(session, case_id, req.of, who)
     if req.action == "note":
         return lifecycle.add_note(session, case_id, who, note or "")
+    if req.action == "undo":
+        return lifecycle.undo(session, case_id, who, window_s=undo_s, lease_s=lease_s)
+    if req.action == "reopen_review":
+        return lifecycle.reopen_verdict(session, case_id, who, note=note)
+    if req.action == "dispatch":
+        return lifecycle.dispatch(
+            session, case_id, who, note=note, department=(req.department or "").strip() or None, due=req.due
+        )
     if req.action == "reassign":
         target = (req.to_user or "").strip()
         user = session.scalar(select(User).where(User.name == target))
         if user is None or user.role not in ("reviewer", "supervisor", "admin"):
             raise CaseError(f"no reviewer named {target!r}")
         return lifecycle.reassign(session, case_id, who, target, lease_s=lease_s)
-    move = {"dispatch": lifecycle.dispatch, "resolve": lifecycle.resolve, "close": lifecycle.close}
+    move = {"resolve": lifecycle.resolve, "close": lifecycle.close}
     return move[req.action](session, case_id, who, note=note)

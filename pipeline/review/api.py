@@ -6,16 +6,17 @@ in the `X-CSRF-Token` header, which `GET /api/session` returns.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
-from pipeline.cases.lifecycle import claim_next
+from pipeline.cases.lifecycle import CaseChanged
 from pipeline.cases.views import case_detail, case_view
 from pipeline.errors import CaseError, TransitionError
 from pipeline.review import queries
-from pipeline.review.actions import ACTION_ROLES, ActionForbidden, ActionRequest, act
+from pipeline.review.actions import ACTION_ROLES, ActionForbidden, ActionRequest, act, unit_of_work
 from pipeline.review.auth import (
     ReviewerViewer,
     csrf_protect,
@@ -32,10 +33,13 @@ class ActionBody(BaseModel):
     note: str | None = Field(default=None, max_length=2000)
     of: int | None = None
     to_user: str | None = Field(default=None, max_length=64)
+    department: str | None = Field(default=None, max_length=64)
+    due: date | None = None
 
 
 def _case_error(err: CaseError) -> HTTPException:
-    code = 409 if isinstance(err, TransitionError) or "meanwhile" in err.reason else 404
+    # 409: the case is not in a state for this (or another hand just changed it); 404: no such case
+    code = 409 if isinstance(err, TransitionError | CaseChanged) else 404
     if err.reason.startswith(("unknown", "not a date")):
         code = 400
     return HTTPException(code, err.reason)
@@ -90,11 +94,27 @@ def router(max_files: int) -> APIRouter:
         return detail
 
     @r.post("/cases/claim", dependencies=csrf, tags=["cases"])
-    def claim(request: Request, viewer: ReviewerViewer) -> dict[str, Any]:
-        """Take the next case to review (null when the queue is empty)."""
-        with db(request).begin() as s:
-            got = claim_next(s, viewer.name, lease_s=request.app.state.settings.lease_s)
-            return {"case": case_view(got).as_dict() if got else None}
+    def claim(
+        request: Request,
+        viewer: ReviewerViewer,
+        status: Annotated[list[str], Query()] = [],  # noqa: B006 (FastAPI copies defaults)
+        class_name: Annotated[str | None, Query(alias="class", max_length=64)] = None,
+        flight: Annotated[str | None, Query(max_length=128)] = None,
+        since: Annotated[str | None, Query(max_length=10)] = None,
+        until: Annotated[str | None, Query(max_length=10)] = None,
+        sort: str = "priority",
+    ) -> dict[str, Any]:
+        """Take the first claimable case of the queue as `GET /api/cases` with the same filters and sort lists
+        it (null when none is left); 409 if another reviewer took it at the same moment."""
+        tz = request.app.state.settings.local_tz
+        try:
+            f = queue_filter(status, class_name, flight, since, until, sort, 0, tz)
+            with unit_of_work(db(request)) as s:
+                got = queries.claim_next(s, f, viewer.name, lease_s=request.app.state.settings.lease_s)
+                left = queries.claimable_left(s, f)
+                return {"case": case_view(got).as_dict() if got else None, "left": left}
+        except CaseError as err:
+            raise _case_error(err) from err
 
     @r.post("/cases/{case_id}/actions/{action}", dependencies=csrf, tags=["cases"])
     def action(
@@ -104,19 +124,22 @@ def router(max_files: int) -> APIRouter:
         viewer: ReviewerViewer,
         body: ActionBody | None = None,
     ) -> dict[str, Any]:
-        """claim, release, confirm, reject (`note` is the reason), duplicate (`of`), note; and for supervisors
-        dispatch, resolve, close, reassign (`to_user`)."""
+        """claim, release, confirm, reject (`note` is the reason), duplicate (`of`), note, undo (the caller's
+        own confirm or reject, within minutes); and for supervisors dispatch (`department`, `due`
+        YYYY-MM-DD, `note`), resolve, close, reassign (`to_user`), reopen_review (a confirmed or rejected
+        case back to the queue). 409 when the case cannot move so now, or another reviewer changed it."""
         if action not in ACTION_ROLES:
             raise HTTPException(404, f"unknown action {action!r}")
         body = body or ActionBody()
         try:
-            with db(request).begin() as s:
+            with unit_of_work(db(request)) as s:
                 done = act(
                     s,
                     case_id,
                     viewer,
-                    ActionRequest(action, body.note, body.of, body.to_user),
+                    ActionRequest(action, body.note, body.of, body.to_user, body.department, body.due),
                     lease_s=request.app.state.settings.lease_s,
+                    undo_s=request.app.state.config.presets.undo_s,
                 )
                 return case_view(done).as_dict()
         except ActionForbidden as err:

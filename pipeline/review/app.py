@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from pipeline.review.i18n import COOKIE as LANG_COOKIE
 from pipeline.review.i18n import LANGS, pick_lang, translator
 from pipeline.review.security import COOKIE, new_session, sign, unsign
 from pipeline.review.web import make_templates, render
+from pipeline.review.wording import detail_text
 from pipeline.upload import UploadLimits, clean_stale_staging
 
 STATIC = Path(__file__).with_name("static")
@@ -83,7 +85,8 @@ def _install_errors(app: FastAPI) -> None:
         assert isinstance(exc, HTTPException)
         t = translator(getattr(request.state, "lang", "zh-CN"))
         detail = exc.detail if isinstance(exc.detail, str) else "err.generic"
-        message = t(detail) if detail.startswith("err.") else detail
+        lang = getattr(request.state, "lang", "zh-CN")
+        message = t(detail) if detail.startswith("err.") else detail_text(detail, lang)
         if not _wants_html(request):
             return JSONResponse({"detail": message}, exc.status_code, headers=exc.headers)
         if exc.status_code == 401:
@@ -96,11 +99,21 @@ def _install_errors(app: FastAPI) -> None:
         if not _wants_html(request):
             return JSONResponse({"detail": exc.errors()}, 422)
         first = exc.errors()[0] if exc.errors() else {}
-        message = f"{'.'.join(str(x) for x in first.get('loc', ()))}: {first.get('msg', '')}"
-        return render(request, "error.html", {"status": 422, "message": message}, 422)
+        field = ".".join(str(x) for x in first.get("loc", ()) if x not in ("query", "body", "path"))
+        t = translator(getattr(request.state, "lang", "zh-CN"))
+        return render(request, "error.html", {"status": 422, "message": t("err.422", f=field)}, 422)
+
+    async def crashed(request: Request, exc: Exception) -> Response:
+        # The traceback goes to the log; the page says only that it happened (no paths, no internals).
+        logging.getLogger("patrol.review").error("unhandled error on %s", request.url.path, exc_info=exc)
+        if not _wants_html(request):
+            return JSONResponse({"detail": "internal error"}, 500)
+        t = translator(getattr(request.state, "lang", "zh-CN"))
+        return render(request, "error.html", {"status": 500, "message": t("err.500")}, 500)
 
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(Exception, crashed)
 
 
 def _install_docs(app: FastAPI) -> None:

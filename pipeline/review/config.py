@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from pipeline.errors import PipelineError
+from pipeline.review.presets import Presets, load_presets
 
 TIANDITU_URL = "https://t{s}.tianditu.gov.cn/DataServer?T=vec_w&x={x}&y={y}&l={z}&tk="
 DATUMS = ("wgs84", "gcj02")
@@ -29,6 +30,7 @@ class ReviewConfig:
     login_window_s: int = 900
     max_upload_files: int = 5000
     max_upload_bytes: int = 40 << 30
+    presets: Presets = field(default_factory=load_presets)  # PATROL_REVIEW_SETTINGS, else review.toml
 
     @property
     def tile_origin(self) -> str | None:
@@ -62,4 +64,7 @@ def load_review_config(env: Mapping[str, str] | None = None, *, data_root: Path)
         tile_attribution=attribution,
         tile_subdomains=subdomains,
         cookie_secure=env.get("PATROL_COOKIE_SECURE", "") in ("1", "true", "yes"),
+        presets=load_presets(
+            Path(env["PATROL_REVIEW_SETTINGS"]) if env.get("PATROL_REVIEW_SETTINGS") else None
+        ),
     )

@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session
 
 from pipeline import geo
+from pipeline.cases import lifecycle
 from pipeline.cases.lifecycle import DUPLICATE, IN_REVIEW, NEW, REJECTED, STATES, VERIFIABLE
-from pipeline.cases.models import Case, Flight, Frame, ProcessedFrame, SightingRow
+from pipeline.cases.models import Case, CaseEvent, Flight, FlightRun, Frame, ProcessedFrame, SightingRow, User
 from pipeline.cases.views import CaseView, case_view
 from pipeline.errors import CaseError
 
@@ -34,6 +35,7 @@ class QueueFilter:
     until: datetime | None = None  # last seen before the end of this day
     sort: str = "priority"
     page: int = 0
+    claimed_by: str | None = None  # "我的": the cases this reviewer holds
 
     def check(self) -> None:
         bad = [s for s in self.statuses if s not in STATES]
@@ -43,31 +45,65 @@ class QueueFilter:
             raise CaseError(f"unknown sort {self.sort!r} (one of {', '.join(SORTS)})")
 
 
-def _filtered(query: _Q, f: QueueFilter, *, with_status: bool = True) -> _Q:
+def criteria(f: QueueFilter, *, with_status: bool = True) -> list[ColumnElement[bool]]:
+    """The filter as SQL conditions: the same for the page, its counts, claim-next and the map."""
+    out: list[ColumnElement[bool]] = []
     if with_status and f.statuses:
-        query = query.where(Case.status.in_(f.statuses))
+        out.append(Case.status.in_(f.statuses))
+    if f.claimed_by:
+        out.append(Case.claimed_by == f.claimed_by)
     if f.class_name:
-        query = query.where(Case.class_name == f.class_name)
+        out.append(Case.class_name == f.class_name)
     if f.flight_id:
-        query = query.where(
-            Case.id.in_(select(SightingRow.case_id).where(SightingRow.flight_id == f.flight_id))
-        )
+        out.append(Case.id.in_(select(SightingRow.case_id).where(SightingRow.flight_id == f.flight_id)))
     if f.since:
-        query = query.where(Case.last_seen >= f.since)
+        out.append(Case.last_seen >= f.since)
     if f.until:
-        query = query.where(Case.last_seen < f.until + timedelta(days=1))
-    return query
+        out.append(Case.last_seen < f.until + timedelta(days=1))
+    return out
+
+
+def _filtered(query: _Q, f: QueueFilter, *, with_status: bool = True) -> _Q:
+    return query.where(*criteria(f, with_status=with_status))
+
+
+def ordering(sort: str) -> tuple[Any, ...]:
+    return {
+        # Seen on more flights first (it persists), then the detector's confidence, then the oldest.
+        "priority": (Case.flights_count.desc(), Case.score.desc(), Case.first_seen, Case.id),
+        "score": (Case.score.desc(), Case.id),
+        "last_seen": (Case.last_seen.desc(), Case.id),
+    }[sort]
+
+
+def claim_scope(f: QueueFilter) -> QueueFilter:
+    """The queue claim-next takes from: the view's filters and sort, without "mine" (what one holds is
+    not claimable) and without the page."""
+    return QueueFilter(f.statuses, f.class_name, f.flight_id, f.since, f.until, f.sort, 0, None)
+
+
+def claim_next(
+    session: Session, f: QueueFilter, reviewer: str, *, lease_s: int, now: datetime | None = None
+) -> Case | None:
+    """Claim the first claimable case of the queue `f` as the reviewer sees it (its filters and order)."""
+    f.check()
+    scope = claim_scope(f)
+    return lifecycle.claim_next(
+        session, reviewer, lease_s=lease_s, now=now, where=criteria(scope), order_by=ordering(scope.sort)
+    )
+
+
+def claimable_left(session: Session, f: QueueFilter, now: datetime | None = None) -> int:
+    """How many cases of the view are still waiting for someone (new, or their claim ran out)."""
+    now = now or lifecycle.utcnow()
+    query = select(func.count(Case.id)).where(lifecycle.claimable(now), *criteria(claim_scope(f)))
+    return int(session.scalar(query) or 0)
 
 
 def queue(session: Session, f: QueueFilter) -> tuple[list[CaseView], int]:
     """One page of the queue and how many cases match in all."""
     f.check()
-    order = {
-        # Seen on more flights first (it persists), then the detector's confidence, then the oldest.
-        "priority": (Case.flights_count.desc(), Case.score.desc(), Case.first_seen, Case.id),
-        "score": (Case.score.desc(), Case.id),
-        "last_seen": (Case.last_seen.desc(), Case.id),
-    }[f.sort]
+    order = ordering(f.sort)
     rows = session.scalars(_filtered(select(Case), f).order_by(*order).limit(PAGE).offset(f.page * PAGE))
     total = session.scalar(_filtered(select(func.count(Case.id)), f)) or 0
     return [case_view(c) for c in rows], int(total)
@@ -156,7 +192,7 @@ def map_features(session: Session, datum: str) -> dict[str, Any]:
     """Open cases as GeoJSON points in the datum the map's tiles use (GCJ-02 for AMap-style tiles)."""
     features = []
     statuses = tuple(s for s in VERIFIABLE if s != REJECTED)
-    for c in session.scalars(select(Case).where(Case.status.in_(statuses)).order_by(Case.id).limit(5000)):
+    for c in session.scalars(select(Case).where(Case.status.in_(statuses)).order_by(Case.id)):
         lat, lon = geo.wgs84_to_gcj02(c.lat, c.lon) if datum == "gcj02" else (c.lat, c.lon)
         features.append(
             {
@@ -172,3 +208,144 @@ def map_features(session: Session, datum: str) -> dict[str, Any]:
             }
         )
     return {"type": "FeatureCollection", "datum": datum, "features": features}
+
+
+def case_sightings(session: Session, case_id: int) -> list[dict[str, Any]]:
+    """Each sighting of a case with the frame it was seen in (for the thumbnails and the frame viewer)."""
+    rows = session.execute(
+        select(SightingRow, Frame.path)
+        .join(Frame, Frame.id == SightingRow.frame_id)
+        .where(SightingRow.case_id == case_id)
+        .order_by(SightingRow.seen_at, SightingRow.id)
+    )
+    return [
+        {
+            "id": s.id,
+            "flight_id": s.flight_id,
+            "seen_at": s.seen_at,
+            "score": s.score,
+            "box": [s.x0_px, s.y0_px, s.x1_px, s.y1_px],
+            "evidence_path": s.evidence_path,
+            "frame_path": path,
+        }
+        for s, path in rows
+    ]
+
+
+def display_names(session: Session) -> dict[str, str]:
+    return {name: shown or name for name, shown in session.execute(select(User.name, User.display_name))}
+
+
+def held_by(session: Session, reviewer: str, now: datetime | None = None) -> int:
+    """How many cases `reviewer` holds under a live claim ("我的")."""
+    now = now or lifecycle.utcnow()
+    query = select(func.count(Case.id)).where(
+        Case.status == IN_REVIEW, Case.claimed_by == reviewer, Case.lease_expires_at >= now
+    )
+    return int(session.scalar(query) or 0)
+
+
+def last_dispatch(session: Session, case_id: int) -> str | None:
+    """The note of the case's latest dispatch (department, deadline, note)."""
+    return session.scalar(
+        select(CaseEvent.note)
+        .where(CaseEvent.case_id == case_id, CaseEvent.action == "dispatch")
+        .order_by(CaseEvent.id.desc())
+        .limit(1)
+    )
+
+
+# The map draws every case that matches; the statuses it shows when the view names none.
+MAP_DEFAULT = tuple(s for s in VERIFIABLE if s != REJECTED)
+
+
+def map_points(session: Session, f: QueueFilter, datum: str) -> dict[str, Any]:
+    """Every case the filter matches, as parallel arrays (a 20,000-case map is ~1 MB, not 4 MB of GeoJSON),
+    in the datum of the map's tiles; never cut short."""
+    f.check()
+    query = select(Case.id, Case.lat, Case.lon, Case.status, Case.class_name, Case.score).where(*criteria(f))
+    ids: list[int] = []
+    lats: list[float] = []
+    lons: list[float] = []
+    states: list[int] = []
+    kinds: list[int] = []
+    class_names: list[str] = []
+    for cid, lat, lon, status, cls, _score in session.execute(query.order_by(Case.id)):
+        if datum == "gcj02":
+            lat, lon = geo.wgs84_to_gcj02(lat, lon)
+        if cls not in class_names:
+            class_names.append(cls)
+        ids.append(cid)
+        lats.append(round(lat, 6))
+        lons.append(round(lon, 6))
+        states.append(STATES.index(status))
+        kinds.append(class_names.index(cls))
+    return {
+        "datum": datum,
+        "states": list(STATES),
+        "classes": class_names,
+        "id": ids,
+        "lat": lats,
+        "lon": lons,
+        "status": states,
+        "class": kinds,
+    }
+
+
+def flight_footprints(
+    session: Session, flight_id: str | None, datum: str, latest: int = 5
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Ground footprints of the frames of one flight (or of the `latest` flights): (polygons, flight ids)."""
+    if flight_id:
+        flights = [flight_id]
+    else:
+        flights = list(
+            session.scalars(select(Flight.id).order_by(Flight.last_pushed_at.desc()).limit(latest))
+        )
+    polygons = []
+    rows = session.execute(
+        select(Frame.flight_id, Frame.path, Frame.footprint).where(
+            Frame.flight_id.in_(flights), Frame.footprint.is_not(None)
+        )
+    )
+    for fid, path, footprint in rows:
+        ring = []
+        for lat, lon in footprint or []:
+            if datum == "gcj02":
+                lat, lon = geo.wgs84_to_gcj02(lat, lon)
+            ring.append([round(lat, 6), round(lon, 6)])
+        if len(ring) >= 3:
+            polygons.append({"flight": fid, "file": path.replace("\\", "/").rsplit("/", 1)[-1], "ring": ring})
+    return polygons, flights
+
+
+def flight_outcomes(session: Session, folders: list[str]) -> dict[str, dict[str, Any]]:
+    """For uploaded flight folders: whether the nightly run has processed each, and the cases it raised."""
+    if not folders:
+        return {}
+    runs = session.execute(
+        select(
+            FlightRun.folder,
+            FlightRun.flight_id,
+            FlightRun.frames,
+            FlightRun.frames_failed,
+            FlightRun.finished_at,
+        ).where(FlightRun.folder.in_(folders))
+    ).all()
+    out: dict[str, dict[str, Any]] = {}
+    for folder, fid, frames, failed, finished in runs:
+        cases = session.scalar(
+            select(func.count(func.distinct(SightingRow.case_id))).where(SightingRow.flight_id == fid)
+        )
+        opened = session.scalar(
+            select(func.count(CaseEvent.id)).where(CaseEvent.action == "open", CaseEvent.flight_id == fid)
+        )
+        out[folder] = {
+            "flight_id": fid,
+            "frames": frames,
+            "frames_failed": failed,
+            "finished_at": finished,
+            "cases": int(cases or 0),
+            "cases_new": int(opened or 0),
+        }
+    return out

@@ -12,6 +12,8 @@ from fastapi.templating import Jinja2Templates
 from pipeline.cases.lifecycle import STATES
 from pipeline.review.auth import current_viewer, session_state
 from pipeline.review.i18n import translator
+from pipeline.review.timefmt import local_text, zone_label
+from pipeline.review.wording import file_name, reason_text
 
 TEMPLATES = Path(__file__).with_name("templates")
 
@@ -35,7 +37,12 @@ def render(request: Request, name: str, context: dict[str, Any], status: int = 2
         request.state.session_changed = True
     lang: str = request.state.lang
     templates: Jinja2Templates = request.app.state.templates
+    tz: str = request.app.state.settings.local_tz
     base = {
+        "lt": lambda value, seconds=False: local_text(value, tz, seconds=seconds),
+        "zone": zone_label(tz, lang),
+        "reason": lambda text: reason_text(text or "", lang),
+        "file_name": file_name,
         "t": translator(lang),
         "lang": lang,
         "viewer": current_viewer(request),

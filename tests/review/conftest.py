@@ -7,12 +7,18 @@ The database (SQLite) and data root are built once per session and copied for ea
 from __future__ import annotations
 
 import io
+import os
 import shutil
+import socket
+import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from PIL import Image
@@ -141,3 +147,52 @@ def client_as(world: World) -> Iterator[Callable[[str | None], TestClient]]:
     yield make
     for c in clients:
         c.close()
+
+
+# --- the real browser (Debian's chromium through Playwright) and the app served to it ---
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+
+def _chromium() -> str:
+    found = os.environ.get("PATROL_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    return found
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if os.environ.get("PATROL_SKIP_BROWSER_TESTS") == "1":
+        pytest.skip("PATROL_SKIP_BROWSER_TESTS=1")
+    from playwright.sync_api import Error, sync_playwright
+
+    with sync_playwright() as pw:
+        try:
+            b = pw.chromium.launch(executable_path=_chromium(), headless=True, args=CHROMIUM_ARGS)
+        except Error as err:
+            pytest.fail(f"no browser could be started ({_chromium()}): {err}", pytrace=False)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def base_url(world: World) -> Iterator[str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(world.app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "the app did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)

@@ -23,6 +23,7 @@ ROUTES: list[tuple[str, str, str, str]] = [
     ("GET", "/", "/", "pilot"),
     ("GET", "/queue", "/queue", "reviewer"),
     ("POST", "/queue/next", "/queue/next", "reviewer"),
+    ("POST", "/queue/dispatch", "/queue/dispatch", "supervisor"),
     ("GET", "/cases/{case_id}", "/cases/3", "reviewer"),
     ("POST", "/cases/{case_id}/act", "/cases/3/act", "reviewer"),
     ("GET", "/map", "/map", "reviewer"),
@@ -61,6 +62,7 @@ ACTIONS = {
     "resolve": "supervisor",
     "close": "supervisor",
     "reassign": "supervisor",
+    "reopen_review": "supervisor",
 }
 
 

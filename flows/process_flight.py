@@ -179,7 +179,7 @@ def _run_flight(
             artifacts(update_progress_artifact, artifact, 100.0 * (i + (k + 1) / len(plan.frames)) / n)
         if len(db_failures) >= DB_FAILURES_TO_STOP and not stopped:
             stopped = (len(db_failures), db_failures[-1].split(" (not the frame")[0])
-    close_readers()
+    close_videos_everywhere()
     if stopped:
         left = len(plan.frames) - len(outcomes)
         errors.append(
@@ -231,6 +231,22 @@ def _run_flight(
         "complete": pushed["frames_missing"] == 0,
         "errors": errors,
     }
+
+
+def close_videos_everywhere() -> None:
+    """The flight's videos closed in this process and, on a Dask cluster, in every worker process (they
+    would otherwise hold their handles until the worker stops)."""
+    from prefect.context import FlowRunContext
+
+    close_readers()
+    context = FlowRunContext.get()
+    runner = context.task_runner if context is not None else None
+    if type(runner).__name__ != "DaskTaskRunner":
+        return
+    try:
+        runner.client.run(close_readers)  # type: ignore[union-attr]
+    except Exception as err:  # a worker gone: its handles went with it
+        get_run_logger().warning("could not close videos on the Dask workers: %s", " ".join(str(err).split()))
 
 
 def _outcome_of(ref: FrameRef, future: PrefectFuture[FrameOutcome]) -> tuple[FrameOutcome, bool]:

@@ -12,7 +12,8 @@ around the frame's timestamp (index / fps), never "entry k for frame k" (real DJ
 beside 30 fps video). Frames outside the telemetry's time span (beyond half a block of its first and last
 entries) get no pose from it and are not planned; the plan says so. `load_frame` turns one descriptor into
 pixels + camera, refusing a picture whose header declares more than `max_pixels` before decoding it;
-`VideoReader` reads a video's frames in order, one at a time, so a flight is streamed, never held in memory.
+video frames come from the process's open readers (pipeline.video_readers, their one owner), each read
+forward from where it stopped, so a flight is streamed, never held in memory.
 
 Descriptors are frozen and small (paths, hashes, metadata): they cross process boundaries (Prefect tasks,
 Dask workers) cheaply, and the file hash in them is what the processed-frame record is keyed by.
@@ -25,7 +26,6 @@ import hashlib
 import math
 import os
 import re
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -36,6 +36,8 @@ from pipeline import filekinds, filenames, geo
 from pipeline.config import DEFAULT_MAX_PIXELS
 from pipeline.errors import FrameError, GeoreferenceError, MetadataError, PipelineError, PixelLimitError
 from pipeline.types import CameraView, ImageMeta, Intrinsics, SrtEntry
+from pipeline.video_readers import VideoReader as VideoReader  # re-exported: where callers import it from
+from pipeline.video_readers import close_videos, open_videos
 
 if TYPE_CHECKING:
     import numpy as np
@@ -473,64 +475,9 @@ def _step_m(meta: ImageMeta, heading: float | None, settings: IngestSettings) ->
 # --- loading pixels ---------------------------------------------------------------------------------
 
 
-class VideoReader:
-    """Reads frames of one video in increasing order by grabbing forward (decoding only what is kept), which
-    is frame-exact where seeking by index is not for every codec. Asking for an earlier frame reopens."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self._cap: object | None = None
-        self._next = 0
-        self.lock = threading.Lock()
-
-    def _open(self) -> object:
-        import cv2
-
-        self.close()
-        cap = cv2.VideoCapture(self.path)
-        if not cap.isOpened():
-            raise FrameError("cannot open video", self.path)
-        self._cap, self._next = cap, 0
-        return cap
-
-    def read(self, index: int) -> np.ndarray:
-        with self.lock:
-            cap: object = self._cap if self._cap is not None and index >= self._next else self._open()
-            while self._next < index:
-                if not cap.grab():  # type: ignore[attr-defined]
-                    raise FrameError(f"the video ends before frame {index + 1}", self.path)
-                self._next += 1
-            ok, image = cap.read()  # type: ignore[attr-defined]
-            if not ok or image is None:
-                raise FrameError(f"cannot decode frame {index + 1}", self.path)
-            self._next += 1
-            out: np.ndarray = image
-            return out
-
-    def close(self) -> None:
-        if self._cap is not None:
-            self._cap.release()  # type: ignore[attr-defined]
-            self._cap = None
-
-
-# One open reader per video per process: per-frame tasks arrive in order and continue where the last left.
-_READERS: dict[str, VideoReader] = {}
-_READERS_LOCK = threading.Lock()
-
-
-def video_reader(path: str) -> VideoReader:
-    with _READERS_LOCK:
-        reader = _READERS.get(path)
-        if reader is None:
-            reader = _READERS[path] = VideoReader(path)
-        return reader
-
-
 def close_readers() -> None:
-    with _READERS_LOCK:
-        for reader in _READERS.values():
-            reader.close()
-        _READERS.clear()
+    """Close this process's open videos (pipeline.video_readers owns them)."""
+    close_videos()
 
 
 def decode_photo(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
@@ -600,7 +547,7 @@ def load_frame(
 
     if ref.is_video:
         assert ref.frame_index is not None
-        image = video_reader(ref.source).read(ref.frame_index)
+        image = open_videos().read(ref.source, ref.frame_index)
     else:
         image = decode_photo(Path(ref.source), max_pixels)
     meta, why = frame_meta(ref, max_pixels)

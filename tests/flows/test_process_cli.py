@@ -82,3 +82,21 @@ def test_a_missing_model_is_a_one_line_error_before_any_flow(
     assert main(["process", str(flight), "--model", str(tmp_path / "none.json")]) == 2
     err = capsys.readouterr().err.strip()
     assert "model card not found" in err and "none.json" in err and "\n" not in err
+
+
+def test_check_looks_at_an_upload_without_the_model_or_prefect(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    flight = copy_flight("nadir_mapping", tmp_path / "flight", photos=2)
+    video = copy_flight("video_patrol", tmp_path / "video")
+    assert main(["check", str(flight), str(video), "--json"]) == 0
+    photos, frames = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+    assert (photos["frames"], photos["photos"], photos["posed"], photos["problems"]) == (2, 2, 2, [])
+    assert frames["video_frames"] == frames["frames"] >= 3 and frames["usable"]
+
+    (flight / "DJI_0009.JPG").write_bytes((flight / "DJI_0001.JPG").read_bytes()[:5000])  # cut short
+    (flight / "notes.docx").write_bytes(b"not media")
+    assert main(["check", str(flight)]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith(f"{flight}: 3 frames (3 photos, 0 video frames), 2 with a pose, 2 problem(s)")
+    assert "DJI_0009.JPG" in out and "notes.docx" in out

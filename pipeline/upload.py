@@ -11,6 +11,11 @@ folder, a link inside a zip, a zip that expands far beyond its size: per entry, 
 Everything is written into `INBOX/.staging-<host>-<pid>-*` first and renamed into place at the end: the
 nightly run, which skips dot-folders, never sees half an upload, and a failure leaves nothing behind. A
 staging folder whose upload was killed is removed (and logged) when the next upload or the review app starts.
+
+A photo or video an earlier upload already brought (the same SHA-256) is not received again: it would become
+a second flight whose sightings count twice. It is refused with the flight and file that hold it, and an
+upload that brings nothing new is refused as a whole. A zip's names keep the maker's code page (GBK from
+Chinese Windows); only a `.zip` is expanded, so a Word document is one unsupported file, not its XML parts.
 """
 
 from __future__ import annotations
@@ -190,14 +195,39 @@ def sniff(name: str, path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[
     return None, found.reason
 
 
+_OFFICE = (".docx", ".xlsx", ".pptx", ".docm", ".xlsm", ".odt", ".ods", ".odp")
+
+
+def zip_member_name(info: zipfile.ZipInfo) -> str:
+    """A zip entry's name as its maker wrote it. Without the UTF-8 flag the bytes are in the maker's code
+    page, which `zipfile` reads as cp437: on Chinese Windows they are GBK (`µùáΣ║║µ£║` for `无人机`); some
+    tools write UTF-8 without setting the flag."""
+    if info.flag_bits & 0x800:
+        return info.filename
+    try:
+        raw = info.filename.encode("cp437")
+    except UnicodeEncodeError:
+        return info.filename
+    for encoding in ("utf-8", "gbk"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return info.filename
+
+
 @dataclass
 class _Stager:
     root: Path
     limits: UploadLimits
+    # sha256 -> (flight, file) of every photo and video already in the inbox: the same frame is never
+    # received twice (it would count twice as a sighting and push its case up the queue)
+    known: dict[str, tuple[str, str]] = field(default_factory=dict)
     stored: dict[str, StoredFile] = field(default_factory=dict)
     refused: list[RefusedFile] = field(default_factory=list)
     total_bytes: int = 0
     count: int = 0
+    duplicates: dict[str, int] = field(default_factory=dict)  # earlier flight -> files it already holds
 
     def add(self, rel: str, src: IO[bytes], *, in_zip: bool, declared: int | None = None) -> None:
         self.count += 1
@@ -213,6 +243,21 @@ class _Stager:
         target.parent.mkdir(parents=True, exist_ok=True)
         size, digest = self._copy(rel, src, target, declared)
         kind, reason = sniff(rel, target, self.limits.max_pixels)
+        if kind == "zip" and not in_zip and not rel.lower().endswith(".zip"):
+            # a Word document or another zip-based file is one unsupported file, not an archive of its parts
+            suffix = Path(rel).suffix.lower() or "no extension"
+            kind, reason = (
+                None,
+                (
+                    f"an Office document ({suffix}), not a photo or video"
+                    if suffix in _OFFICE
+                    else f"a zip-based file ({suffix}) that is not a .zip archive"
+                ),
+            )
+        if kind in ("image", "video") and self._seen_before(rel, digest):
+            target.unlink()
+            self.total_bytes -= size
+            return
         if kind == "zip" and not in_zip:
             try:
                 self.expand(rel, target)
@@ -226,6 +271,15 @@ class _Stager:
             self.refused.append(RefusedFile(rel, reason or "an archive inside an archive"))
             return
         self.stored[rel] = StoredFile(rel, kind, size, digest)
+
+    def _seen_before(self, rel: str, digest: str) -> bool:
+        """Whether an earlier upload already brought this photo or video (then refused, saying where)."""
+        earlier = self.known.get(digest)
+        if earlier is None:
+            return False
+        self.duplicates[earlier[0]] = self.duplicates.get(earlier[0], 0) + 1
+        self.refused.append(RefusedFile(rel, f"the same content as {earlier[1]} in flight {earlier[0]}"))
+        return True
 
     def _copy(self, rel: str, src: IO[bytes], target: Path, declared: int | None) -> tuple[int, str]:
         digest = hashlib.sha256()
@@ -253,7 +307,7 @@ class _Stager:
         with zf:
             members = [i for i in zf.infolist() if not i.is_dir()]
             self._check_zip(rel, members, archive.stat().st_size)
-            names = [safe_name(i.filename) for i in members]
+            names = [safe_name(zip_member_name(i)) for i in members]
             top = _strip_common_top(names)
             for info, name in zip(members, names, strict=True):
                 if top is not None:
@@ -278,7 +332,7 @@ class _Stager:
                 rel,
             )
         for info in members:
-            safe_name(info.filename)  # zip-slip: raises before anything is extracted
+            safe_name(zip_member_name(info))  # zip-slip: raises before anything is extracted
             if stat.S_ISLNK(info.external_attr >> 16):
                 raise UploadError(f"holds a link ({info.filename}), refused", rel)
             if info.file_size > self.limits.max_file_bytes:
@@ -351,25 +405,60 @@ def receive_flight(
     clean_stale_staging(inbox, limits.stale_staging_s)
     staging = Path(tempfile.mkdtemp(prefix=_staging_prefix(), dir=inbox))
     try:
-        stager = _Stager(staging, limits, refused=unnamed)
+        stager = _Stager(staging, limits, refused=unnamed, known=received_media(inbox))
         for item, name in zip(items, names, strict=True):
             with _reading(item) as src:
                 stager.add(name, src, in_zip=False)
         if not any(f.kind in ("image", "video") for f in stager.stored.values()):
+            if stager.duplicates:
+                flights = ", ".join(sorted(stager.duplicates))
+                raise UploadError(f"every photo and video was already received as flight {flights}", label)
             raise UploadError("no readable photo or video: this is not a flight", label)
-        report = UploadReport(
-            flight_id=_flight_id(label, now),
-            path="",
-            label=label,
-            uploaded_by=uploaded_by,
-            uploaded_at=now.isoformat(timespec="seconds"),
-            files=tuple(sorted(stager.stored.values(), key=lambda f: f.name)),
-            refused=tuple(stager.refused),
-        )
-        return _place(staging, inbox, report)
+        with _inbox_lock(inbox):
+            # another upload of the same frames may have been placed while this one was staged
+            _drop_known(stager, received_media(inbox), label)
+            return _place(staging, inbox, _report(stager, label, uploaded_by, now))
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def _report(stager: _Stager, label: str, uploaded_by: str, now: datetime) -> UploadReport:
+    return UploadReport(
+        flight_id=_flight_id(label, now),
+        path="",
+        label=label,
+        uploaded_by=uploaded_by,
+        uploaded_at=now.isoformat(timespec="seconds"),
+        files=tuple(sorted(stager.stored.values(), key=lambda f: f.name)),
+        refused=tuple(stager.refused),
+    )
+
+
+def _drop_known(stager: _Stager, known: dict[str, tuple[str, str]], label: str) -> None:
+    for name, f in list(stager.stored.items()):
+        if f.kind in ("image", "video") and f.sha256 in known:
+            flight, other = known[f.sha256]
+            (stager.root / name).unlink(missing_ok=True)
+            del stager.stored[name]
+            stager.refused.append(RefusedFile(name, f"the same content as {other} in flight {flight}"))
+            stager.duplicates[flight] = stager.duplicates.get(flight, 0) + 1
+    if not any(f.kind in ("image", "video") for f in stager.stored.values()):
+        flights = ", ".join(sorted(stager.duplicates))
+        raise UploadError(f"every photo and video was already received as flight {flights}", label)
+
+
+@contextlib.contextmanager
+def _inbox_lock(inbox: Path) -> Iterator[None]:
+    """One upload at a time checks the inbox for its frames and moves in (processes and threads alike)."""
+    import fcntl
+
+    fd = os.open(inbox, os.O_RDONLY)  # the folder itself: no lock file among the flights
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 @contextlib.contextmanager
@@ -439,6 +528,22 @@ def clean_stale_staging(inbox: Path, max_age_s: float, *, now: float | None = No
 
 def _log() -> logging.Logger:
     return logging.getLogger("patrol.upload")
+
+
+def received_media(inbox: Path) -> dict[str, tuple[str, str]]:
+    """sha256 -> (flight, file) of every photo and video the inbox's uploads hold (by their manifests)."""
+    out: dict[str, tuple[str, str]] = {}
+    for manifest in read_manifests(inbox):
+        files = manifest.get("files")
+        flight = str(manifest.get("flight_id", ""))
+        for f in files if isinstance(files, list) else []:
+            if (
+                isinstance(f, dict)
+                and f.get("kind") in ("image", "video")
+                and isinstance(f.get("sha256"), str)
+            ):
+                out.setdefault(f["sha256"], (flight, str(f.get("name", ""))))
+    return out
 
 
 def read_manifests(inbox: Path) -> list[dict[str, object]]:

@@ -86,9 +86,10 @@ def _install_errors(app: FastAPI) -> None:
         t = translator(getattr(request.state, "lang", "zh-CN"))
         detail = exc.detail if isinstance(exc.detail, str) else "err.generic"
         lang = getattr(request.state, "lang", "zh-CN")
-        message = t(detail) if detail.startswith("err.") else detail_text(detail, lang)
         if not _wants_html(request):
+            message = t(detail) if detail.startswith("err.") else detail
             return JSONResponse({"detail": message}, exc.status_code, headers=exc.headers)
+        message = t(detail) if detail.startswith("err.") else detail_text(detail, lang)
         if exc.status_code == 401:
             next_url = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             return render(request, "login.html", {"next": next_url, "error": message}, 401)

@@ -319,9 +319,11 @@ def flight_footprints(
     return polygons, flights
 
 
-def flight_outcomes(session: Session, folders: list[str]) -> dict[str, dict[str, Any]]:
-    """For uploaded flight folders: whether the nightly run has processed each, and the cases it raised."""
-    if not folders:
+def flight_outcomes(session: Session, names: list[str]) -> dict[str, dict[str, Any]]:
+    """For uploaded flight folders (by their name in the inbox): whether a run has processed each, and the
+    cases it raised."""
+    wanted = set(names)
+    if not wanted:
         return {}
     runs = session.execute(
         select(
@@ -330,17 +332,20 @@ def flight_outcomes(session: Session, folders: list[str]) -> dict[str, dict[str,
             FlightRun.frames,
             FlightRun.frames_failed,
             FlightRun.finished_at,
-        ).where(FlightRun.folder.in_(folders))
+        )
     ).all()
     out: dict[str, dict[str, Any]] = {}
     for folder, fid, frames, failed, finished in runs:
+        name = folder.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+        if name not in wanted:
+            continue
         cases = session.scalar(
             select(func.count(func.distinct(SightingRow.case_id))).where(SightingRow.flight_id == fid)
         )
         opened = session.scalar(
             select(func.count(CaseEvent.id)).where(CaseEvent.action == "open", CaseEvent.flight_id == fid)
         )
-        out[folder] = {
+        out[name] = {
             "flight_id": fid,
             "frames": frames,
             "frames_failed": failed,

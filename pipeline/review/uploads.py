@@ -6,7 +6,7 @@ import contextlib
 from contextlib import AbstractContextManager
 from typing import IO, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import UploadFile
@@ -15,6 +15,7 @@ from pipeline.review import queries
 from pipeline.review.auth import PilotViewer, Viewer, csrf_protect, db
 from pipeline.review.i18n import translator
 from pipeline.review.web import render
+from pipeline.review.wording import file_name, reason_text
 from pipeline.upload import (
     IncomingFile,
     UploadError,
@@ -62,6 +63,12 @@ def _visible(request: Request, viewer: Viewer) -> list[dict[str, Any]]:
     return manifests
 
 
+def _refusal(err: UploadError, lang: str) -> str:
+    """Why an upload was refused, in the page's language, naming the file (never a server path)."""
+    why = reason_text(err.reason, lang)
+    return f"{file_name(err.path)}: {why}" if err.path else why
+
+
 def router(max_files: int) -> APIRouter:
     r = APIRouter()
     csrf = [Depends(csrf_protect(max_files))]
@@ -69,10 +76,14 @@ def router(max_files: int) -> APIRouter:
     @r.get("/flights", include_in_schema=False)
     def flights_page(request: Request, viewer: PilotViewer) -> Response:
         processed: list[dict[str, Any]] = []
-        if viewer.can("reviewer"):
-            with db(request)() as s:
+        uploads = _visible(request, viewer)
+        with db(request)() as s:
+            if viewer.can("reviewer"):
                 processed = queries.processed_flights(s)
-        ctx = {"uploads": _visible(request, viewer), "processed": processed}
+            outcomes = queries.flight_outcomes(s, [str(u.get("flight_id", "")) for u in uploads])
+        for u in uploads:
+            u["outcome"] = outcomes.get(str(u.get("flight_id", "")))
+        ctx = {"uploads": uploads, "processed": processed}
         return render(request, "flights.html", ctx)
 
     @r.get("/upload", include_in_schema=False)
@@ -85,8 +96,9 @@ def router(max_files: int) -> APIRouter:
             report = await _receive(request, viewer)
         except UploadError as err:
             t = translator(request.state.lang)
+            why = _refusal(err, request.state.lang)
             return render(
-                request, "upload.html", {"report": None, "error": f"{t('upload.refused')}: {err}"}, 400
+                request, "upload.html", {"report": None, "error": f"{t('upload.refused')}: {why}"}, 400
             )
         return render(request, "upload.html", {"report": report.as_dict(), "error": None})
 
@@ -96,8 +108,12 @@ def router(max_files: int) -> APIRouter:
         try:
             report = await _receive(request, viewer)
         except UploadError as err:
-            raise HTTPException(400, str(err)) from err
-        return JSONResponse(report.as_dict(), status_code=201)
+            # `detail` as the API always said it; `message` in the page's language, for the upload page
+            return JSONResponse({"detail": str(err), "message": _refusal(err, request.state.lang)}, 400)
+        body = report.as_dict()
+        for r in body["refused"]:  # type: ignore[attr-defined]
+            r["reason_shown"] = reason_text(r["reason"], request.state.lang)
+        return JSONResponse(body, status_code=201)
 
     @r.get("/api/flights", tags=["flights"])
     def flights_api(request: Request, viewer: PilotViewer) -> dict[str, Any]:

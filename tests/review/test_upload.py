@@ -18,6 +18,7 @@ from pipeline.upload import MANIFEST_NAME, IncomingFile, UploadError, UploadLimi
 from tests.review.conftest import FLIGHT, World
 
 JPEG = (FLIGHT / "DJI_0001.JPG").read_bytes()
+JPEG_B = (FLIGHT / "DJI_0002.JPG").read_bytes()  # another frame: a second upload of JPEG would be refused
 
 
 def item(name: str, data: bytes) -> IncomingFile:
@@ -63,7 +64,7 @@ def test_a_flight_lands_whole_with_its_manifest(tmp_path: Path) -> None:
 
 def test_two_uploads_in_the_same_second_get_their_own_folders(tmp_path: Path) -> None:
     a = receive_flight([item("a.jpg", JPEG)], tmp_path, label="x", uploaded_by="p")
-    b = receive_flight([item("b.jpg", JPEG)], tmp_path, label="x", uploaded_by="p")
+    b = receive_flight([item("b.jpg", JPEG_B)], tmp_path, label="x", uploaded_by="p")
     assert a.path != b.path
 
 
@@ -173,7 +174,7 @@ def test_upload_over_http_and_the_pilot_sees_only_their_own(
     assert (world.inbox / body["flight_id"] / "DJI_0001.JPG").read_bytes() == JPEG
     assert [u["flight_id"] for u in pilot.get("/api/flights").json()["uploads"]] == [body["flight_id"]]
     admin = client_as("admin")
-    admin.post("/api/uploads", data={"label": "other"}, files=[("files", ("a.jpg", JPEG, "image/jpeg"))])
+    admin.post("/api/uploads", data={"label": "other"}, files=[("files", ("a.jpg", JPEG_B, "image/jpeg"))])
     assert len(pilot.get("/api/flights").json()["uploads"]) == 1
     assert len(admin.get("/api/flights").json()["uploads"]) == 2
 

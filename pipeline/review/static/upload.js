@@ -1,13 +1,26 @@
-// Upload with a progress bar: the same form, sent by XHR to the JSON API with the CSRF header.
+// Upload with a progress bar: the same form, sent by XHR to the JSON API with the CSRF header. The button is
+// off while it runs; once every byte has left, "checking" until the server's answer; then the files it kept.
 (function () {
   "use strict";
   var form = document.getElementById("upload-form");
   if (!form || !window.FormData) return;
   var out = document.getElementById("upload-result");
   var bar = document.getElementById("progress");
-  function line(cls, text) { var p = document.createElement("p"); p.className = cls; p.textContent = text; return p; }
+  var state = document.getElementById("upload-state");
+  var button = form.querySelector("button[type=submit]");
+  var words = JSON.parse(document.getElementById("upload-words").textContent);
+  function el(tag, cls, text) { var e = document.createElement(tag); if (cls) e.className = cls; if (text !== undefined) e.textContent = text; return e; }
+  function list(title, items, id) {
+    out.appendChild(el("h2", "", title));
+    var ul = el("ul", "refused"); ul.id = id;
+    items.forEach(function (x) { ul.appendChild(x); });
+    out.appendChild(ul);
+  }
+  function size(n) { return n >= 1 << 20 ? (n / (1 << 20)).toFixed(1) + " MB" : Math.max(1, Math.round(n / 1024)) + " KB"; }
+  function busy(on) { button.disabled = on; form.classList.toggle("busy", on); }
   form.addEventListener("submit", function (e) {
     e.preventDefault();
+    if (button.disabled) return;
     var data = new FormData();
     data.append("label", document.getElementById("label").value);
     ["files", "folder"].forEach(function (id) {
@@ -19,27 +32,42 @@
     xhr.open("POST", "/api/uploads");
     xhr.setRequestHeader("X-CSRF-Token", document.querySelector("meta[name=csrf-token]").content);
     xhr.setRequestHeader("Accept", "application/json");
+    busy(true);
+    out.textContent = "";
     bar.hidden = false; bar.value = 0;
-    xhr.upload.onprogress = function (ev) { if (ev.lengthComputable) bar.value = 100 * ev.loaded / ev.total; };
+    state.textContent = words.sending;
+    xhr.upload.onprogress = function (ev) {
+      if (!ev.lengthComputable) return;
+      bar.value = 100 * ev.loaded / ev.total;
+      state.textContent = words.sending + " " + Math.floor(bar.value) + "%";
+    };
+    xhr.upload.onload = function () {
+      bar.removeAttribute("value"); // indeterminate: the server hashes and checks every file now
+      state.textContent = words.checking;
+    };
     xhr.onload = function () {
-      out.textContent = "";
+      busy(false);
+      state.textContent = "";
+      bar.hidden = true;
       var body = {};
       try { body = JSON.parse(xhr.responseText); } catch (err) { body = { detail: xhr.statusText }; }
       if (xhr.status === 201) {
-        bar.value = 100;
-        out.appendChild(line("ok", out.dataset.done.replace("{f}", body.flight_id).replace("{n}", body.files.length)));
+        out.appendChild(el("p", "ok", words.done.replace("{f}", body.flight_id).replace("{n}", body.files.length)));
+        list(words.accepted, body.files.map(function (f) {
+          var li = el("li"); li.appendChild(el("code", "", f.name)); li.appendChild(document.createTextNode(" · " + (words.kinds[f.kind] || f.kind) + " · " + size(f.size_bytes))); return li;
+        }), "accepted");
         if (body.refused.length) {
-          var h = document.createElement("h2"); h.textContent = out.dataset.colRefused; out.appendChild(h);
-          var ul = document.createElement("ul"); ul.className = "refused";
-          body.refused.forEach(function (r) { var li = document.createElement("li"); li.textContent = r.name + ": " + r.reason; ul.appendChild(li); });
-          out.appendChild(ul);
+          list(words.refusedTitle, body.refused.map(function (r) {
+            var li = el("li"); li.appendChild(el("code", "", r.name)); li.appendChild(document.createTextNode(": " + (r.reason_shown || r.reason))); return li;
+          }), "refused");
         }
+        var p = el("p", "hint"); var a = el("a", "", words.later); a.href = "/flights"; p.appendChild(a); out.appendChild(p);
         form.reset();
       } else {
-        out.appendChild(line("error", out.dataset.refused + ": " + (typeof body.detail === "string" ? body.detail : xhr.status)));
+        out.appendChild(el("p", "error", words.refused + ": " + (body.message || (typeof body.detail === "string" ? body.detail : xhr.status))));
       }
     };
-    xhr.onerror = function () { out.textContent = ""; out.appendChild(line("error", out.dataset.refused)); };
+    xhr.onerror = function () { busy(false); state.textContent = ""; bar.hidden = true; out.textContent = ""; out.appendChild(el("p", "error", words.refused)); };
     xhr.send(data);
   });
 })();

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from pipeline.cases.categories import load_categories
 from pipeline.cases.ingest import push_sightings
-from pipeline.cases.models import Case, CaseEvent, OutboxMessage
+from pipeline.cases.models import Case, CaseEvent, OutboxMessage, SightingRow
 from pipeline.cases.users import add_user
 from pipeline.types import Sighting
 from tests.review.conftest import PASSWORD, World
@@ -399,4 +399,99 @@ def test_evidence_large_first_with_the_box_in_view(browser: Any, base_url: str, 
         page.wait_for_function(
             "(src) => document.getElementById('frame-img').getAttribute('src') === src", arg=want
         )
+    context.close()
+
+
+def _many_cases(world: World, n: int) -> None:
+    """`n` garbage piles spread over about 6 x 6 km of Dongguan, in every state the map shows."""
+    from sqlalchemy import insert
+
+    now = datetime(2026, 10, 6, 2, 0, tzinfo=UTC)
+    states = ("new", "in_review", "confirmed", "dispatched", "resolved")
+    rows = [
+        {
+            "class_name": "garbage_pile",
+            "service_code": "0102",
+            "service_name": "暴露垃圾",
+            "category": "市容环境",
+            "status": states[i % len(states)],
+            "lat": 23.00 + (i * 7919 % 1000) / 1000 * 0.055,
+            "lon": 113.72 + (i * 104729 % 1000) / 1000 * 0.06,
+            "grid_key": 10_000 + i,
+            "score": 0.5,
+            "first_seen": now,
+            "last_seen": now,
+            "sightings_count": 1,
+            "flights_count": 1,
+            "created_at": now,
+            "updated_at": now,
+            "version": 1,
+        }
+        for i in range(n)
+    ]
+    with world.app.state.sessions.begin() as s:
+        s.execute(insert(Case), rows)
+
+
+def test_the_map_clusters_every_case_with_a_legend_filters_and_footprints(
+    browser: Any, base_url: str, world: World
+) -> None:
+    from pipeline.cases.models import Frame
+
+    _many_cases(world, 2000)
+    shown = ("new", "in_review", "confirmed", "dispatched", "resolved")
+    total = len(_cases(world, Case.status.in_(shown)))
+    with world.app.state.sessions.begin() as s:  # the frames of flight F1 with their ground footprints
+        frames = list(s.scalars(select(Frame).where(Frame.flight_id == "F1")))
+        for k, fr in enumerate(frames):
+            lat, lon = 23.0205 + 0.002 * k, 113.7518
+            fr.footprint = [[lat, lon], [lat, lon + 0.002], [lat + 0.0015, lon + 0.002], [lat + 0.0015, lon]]
+    page = _page(browser, base_url)
+    _sign_in_with_keys(page, "rev1")
+    page.goto("/map")
+    page.wait_for_function("() => Number(document.getElementById('map').dataset.drawn) > 0")
+    assert f"共 {total} 件，全部显示" in page.inner_text("#map-count")
+    counts = page.locator(".cluster").evaluate_all("cs => cs.map(c => Number(c.textContent))")
+    singles = page.locator("path.leaflet-interactive[stroke-dasharray]").count()
+    markers = page.locator("path.leaflet-interactive").count() - len(frames)  # minus the footprints
+    assert counts and sum(counts) + (markers - singles) == total  # every case in a cluster or on its own
+    assert len(counts) < 300  # gathered, not 2,000 overlapping dots
+    legend = page.inner_text("#legend")
+    for word in ("新发现", "审核中", "已立案", "已派遣", "已处置", "照片覆盖范围"):
+        assert word in legend, word
+    page.screenshot(path=str(SHOTS / "map.png"))
+
+    page.goto("/map?status=new&flight=F1")
+    page.wait_for_function("() => document.getElementById('map').dataset.drawn !== undefined")
+    in_f1 = select(SightingRow.case_id).where(SightingRow.flight_id == "F1")
+    want = len(_cases(world, Case.status == "new", Case.id.in_(in_f1)))
+    assert f"共 {want} 件" in page.inner_text("#map-count")
+    assert f"{len(frames)} 张照片的拍摄范围（航次 F1）" in page.inner_text("#map-count")
+
+
+@pytest.mark.parametrize("where", ["/queue", "/cases/1", "/map", "/flights", "/upload"])
+def test_phone_width_is_usable(browser: Any, base_url: str, where: str) -> None:
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, locale="zh-CN", base_url=base_url, is_mobile=True
+    )
+    page = context.new_page()
+    _sign_in_with_keys(page, "sup1")
+    page.goto(where)
+    page.wait_for_load_state()
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"{where} is {width} px wide on a 390 px screen"
+    header = page.locator("header.top").bounding_box()
+    assert header["height"] < 110  # two rows at most, not a column of single characters
+    heights = page.locator("header.top nav a").evaluate_all(
+        "as => as.map(a => a.getBoundingClientRect().height)"
+    )
+    assert max(heights) < 32  # each link on one line
+    if where == "/queue":
+        first = page.locator("#queue tbody tr").first.bounding_box()
+        assert first["x"] >= 0 and first["x"] + first["width"] <= 390
+    if where == "/cases/1":
+        assert page.locator("#act-confirm button").is_visible()
+        page.screenshot(path=str(SHOTS / "phone-case.png"), full_page=False)
+    if where == "/queue":
+        page.screenshot(path=str(SHOTS / "phone-queue.png"), full_page=False)
     context.close()

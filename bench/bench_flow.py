@@ -12,7 +12,6 @@ Results are appended to bench/RESULTS-flow.md.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import platform
@@ -25,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-FAKE = "flow_fakes:dark_blobs"
 
 _model_seconds = 0.0
 _lock = threading.Lock()
@@ -50,14 +48,22 @@ class TimedDetector:
 
 
 def timed() -> TimedDetector:
+    """The job's detector (an object, never a name): the fake or the card BENCH_INNER_MODEL says, timed."""
     from pipeline.process import detector_for
 
-    inner, version = detector_for(os.environ.get("BENCH_INNER_MODEL") or None)
+    inner_model = os.environ.get("BENCH_INNER_MODEL") or None
+    if inner_model == "fake":
+        from flow_fakes import dark_blobs
+
+        inner, version = detector_for(None, factory=dark_blobs)
+    else:
+        inner, version = detector_for(inner_model)
     return TimedDetector(inner, version)
 
 
 def run_one(folder: str, workdir: str) -> dict[str, Any]:
     """In this process: the flow over one flight; what it took."""
+    from pipeline.config import DatabaseUrl
     from pipeline.process import ProcessJob
     from pipeline.process_commands import quiet_prefect
 
@@ -65,15 +71,14 @@ def run_one(folder: str, workdir: str) -> dict[str, Any]:
     from flows.process_flight import run_process
 
     job = ProcessJob(
-        db_url=f"sqlite:///{workdir}/cases.sqlite3", data_root=f"{workdir}/data", model="bench_flow:timed"
+        db=DatabaseUrl(f"sqlite:///{workdir}/cases.sqlite3"), data_root=f"{workdir}/data", detector=timed
     )
     started = time.perf_counter()
     summary = run_process([folder], job)
     wall = time.perf_counter() - started
     seconds = summary["seconds"]  # inside the flow: without the temporary server's start
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    # The factory path imports this file as `bench_flow`, not `__main__`: its counter is there.
-    model_s = float(importlib.import_module("bench_flow")._model_seconds)
+    model_s = _model_seconds
     return {
         "wall_s": round(wall, 2),
         "frames": summary["frames"],
@@ -110,7 +115,7 @@ def main() -> int:
         return 0
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "bench"), str(ROOT / "tests" / "flows")])
-    env["BENCH_INNER_MODEL"] = FAKE if args.model == "fake" else (args.model or "")
+    env["BENCH_INNER_MODEL"] = args.model or ""
     rows = []
     for n in args.sizes:
         folder = flight(n, args.width, args.height)

@@ -12,8 +12,11 @@ Failure policy, per the domain's one exception family: a frame whose own bytes c
 failed and skipped (inside process_frame); anything else that stops a frame (the model, out of memory, a full
 disk, the database after its retries) leaves it without a record: the flight is not pushed nor marked done,
 the summary counts the frame as pending (never as failed) and the next run does it again. Database hiccups
-are retried with exponential back-off; a flight that still fails is reported in the summary and never stops
-the other flights.
+are retried with exponential back-off; after DB_FAILURES_TO_STOP frames in a row the database refused, the
+flight stops with one line and the rest is left unsubmitted. A flight that fails is reported in the summary
+and never stops the other flights; a run with an incomplete flight ends Failed (its summary attached).
+The case database is opened and migrated once, before any frame fans out. Artifacts are best effort: the
+Prefect API going away costs them, never the flight.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ def prefect_harness() -> Iterator[None]:
     from pipeline.process_commands import quiet_prefect
 
     quiet_prefect()
-    if str(HERE) not in sys.path:  # the fake detector's factory path names this folder's module
+    if str(HERE) not in sys.path:  # Dask workers unpickle the fake detector's factory from this folder
         sys.path.insert(0, str(HERE))
     from prefect.testing.utilities import prefect_test_harness
 

@@ -260,35 +260,35 @@ MAP_DEFAULT = tuple(s for s in VERIFIABLE if s != REJECTED)
 
 
 def map_points(session: Session, f: QueueFilter, datum: str) -> dict[str, Any]:
-    """Every case the filter matches, as parallel arrays (a 20,000-case map is ~1 MB, not 4 MB of GeoJSON),
-    in the datum of the map's tiles; never cut short."""
+    """Every case the filter matches, as parallel arrays (a 20,000-case map is ~0.6 MB, not 4 MB of
+    GeoJSON), in the datum of the map's tiles; never cut short."""
     f.check()
-    query = select(Case.id, Case.lat, Case.lon, Case.status, Case.class_name, Case.score).where(*criteria(f))
-    ids: list[int] = []
-    lats: list[float] = []
-    lons: list[float] = []
-    states: list[int] = []
-    kinds: list[int] = []
-    class_names: list[str] = []
-    for cid, lat, lon, status, cls, _score in session.execute(query.order_by(Case.id)):
-        if datum == "gcj02":
-            lat, lon = geo.wgs84_to_gcj02(lat, lon)
-        if cls not in class_names:
-            class_names.append(cls)
-        ids.append(cid)
-        lats.append(round(lat, 6))
-        lons.append(round(lon, 6))
-        states.append(STATES.index(status))
-        kinds.append(class_names.index(cls))
+    lat_col: Any
+    lon_col: Any
+    if datum == "gcj02":
+        lat_col, lon_col = Case.lat, Case.lon
+    else:  # rounded by the database: 0.1 m, and a third of the bytes
+        lat_col, lon_col = func.round(Case.lat, 6), func.round(Case.lon, 6)
+    query = select(Case.id, lat_col, lon_col, Case.status, Case.class_name).where(*criteria(f))
+    rows = session.execute(query.order_by(Case.id)).all()
+    state_index = {s: k for k, s in enumerate(STATES)}
+    class_names = sorted({r[4] for r in rows})
+    class_index = {c: k for k, c in enumerate(class_names)}
+    lats = [r[1] for r in rows]
+    lons = [r[2] for r in rows]
+    if datum == "gcj02":
+        moved = [geo.wgs84_to_gcj02(la, lo) for la, lo in zip(lats, lons, strict=True)]
+        lats = [round(m[0], 6) for m in moved]
+        lons = [round(m[1], 6) for m in moved]
     return {
         "datum": datum,
         "states": list(STATES),
         "classes": class_names,
-        "id": ids,
+        "id": [r[0] for r in rows],
         "lat": lats,
         "lon": lons,
-        "status": states,
-        "class": kinds,
+        "status": [state_index.get(r[3], 0) for r in rows],
+        "class": [class_index[r[4]] for r in rows],
     }
 
 

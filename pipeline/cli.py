@@ -24,6 +24,7 @@ EXIT_SOME_FAILED = 1
 # commands (with `set_defaults(func=...)`) and imports its heavy dependencies only inside those functions.
 COMMAND_MODULES: tuple[str, ...] = (
     "pipeline.cases.commands",
+    "pipeline.cases.zone_commands",
     "pipeline.review.commands",
     "pipeline.detect.commands",
     "pipeline.train_commands",

@@ -31,10 +31,11 @@ class MergeRule:
     """How far apart two sightings of one class may be and still be one object.
 
     The radius is the spread of the difference of two positions, from each one's own 90 % error radius
-    (pipeline.position_error: near nadir from low height it is a couple of metres, at a far oblique range
-    ten or more), times `error_factor`, plus half the larger object: a 20 m shed seen from two sides has box
-    anchors metres apart even with perfect positions. A sighting without a stated error (records from before
-    errors were kept) counts with `gps_error_m` / sqrt(2), so two of them give the old fixed radius.
+    (pipeline.position_error: near nadir from low height it is a few metres, at a far oblique range ten or
+    more), times `error_factor` (categories.toml says how it was chosen), plus half the larger object: a
+    20 m shed seen from two sides has box anchors metres apart even with perfect positions. Two sightings
+    without stated errors (records from before errors were kept) merge within the old fixed `gps_error_m`;
+    one without, beside one with, counts with `gps_error_m` / sqrt(2).
     """
 
     gps_error_m: float = 8.0
@@ -50,6 +51,8 @@ class MergeRule:
     ) -> float:
         size_a = self.typical_size_m if size_a_m is None else size_a_m
         size_b = self.typical_size_m if size_b_m is None else size_b_m
+        if error_a_m is None and error_b_m is None:
+            return self.gps_error_m + 0.5 * max(size_a, size_b)
         fallback = self.gps_error_m / math.sqrt(2.0)
         err_a = fallback if error_a_m is None else error_a_m
         err_b = fallback if error_b_m is None else error_b_m

@@ -29,6 +29,7 @@ class Category:
 class CategoryConfig:
     categories: tuple[Category, ...]
     gps_error_m: float = 8.0
+    error_factor: float = 0.5
 
     def for_class(self, class_name: str) -> Category:
         for cat in self.categories:
@@ -41,10 +42,13 @@ class CategoryConfig:
         return next((c for c in self.categories if c.service_code == code), None)
 
     def merge_rules(self) -> dict[str, MergeRule]:
-        return {c.class_name: MergeRule(self.gps_error_m, c.typical_size_m) for c in self.categories}
+        return {
+            c.class_name: MergeRule(self.gps_error_m, c.typical_size_m, self.error_factor)
+            for c in self.categories
+        }
 
     def default_rule(self) -> MergeRule:
-        return MergeRule(self.gps_error_m)
+        return MergeRule(self.gps_error_m, error_factor=self.error_factor)
 
 
 def load_categories(path: Path | None = None) -> CategoryConfig:
@@ -76,5 +80,12 @@ def load_categories(path: Path | None = None) -> CategoryConfig:
     codes = [c.service_code for c in cats]
     if len(set(codes)) != len(codes):
         raise CaseError("two classes share one service_code", str(path))
-    gps_error = float(data.get("dedupe", {}).get("gps_error_m", 8.0))
-    return CategoryConfig(tuple(cats), gps_error)
+    dedupe = data.get("dedupe", {})
+    try:
+        gps_error = float(dedupe.get("gps_error_m", 8.0))
+        factor = float(dedupe.get("error_factor", 0.5))
+    except (TypeError, ValueError) as err:
+        raise CaseError(f"[dedupe]: {err}", str(path)) from err
+    if not (gps_error > 0 and 0 < factor <= 5):
+        raise CaseError("[dedupe]: gps_error_m must be > 0 and error_factor in (0, 5]", str(path))
+    return CategoryConfig(tuple(cats), gps_error, factor)

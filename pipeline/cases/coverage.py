@@ -30,6 +30,10 @@ _ROW = 1_000_000
 # An area up by more than this factor since the object was first seen is "grown" (扩大). Box footprints
 # of one object vary by ~20-30 % between views; 1.5 is well clear of that.
 GROWN_FACTOR = 1.5
+# "Absent" needs the looks since the last sighting to make a miss of a present object this unlikely. A
+# detector misses a real object in some views (far, oblique, half hidden), so one empty frame proves
+# little; how often this object was seen when covered before says how much each empty look weighs.
+ABSENT_MISS_P = 0.05
 _CHUNK = 500
 
 
@@ -158,9 +162,28 @@ def refresh_evidence(session: Session, cases: Sequence[Case], rule: EvidenceRule
             if best is not None:
                 errors[case_id][flight_id] = [float(best)]
     for case in cases:
-        seen, covered = totals.get(case.id, (0, 0))
-        case.confidence = rule.confidence(case.score, seen, covered)
-        case.low_evidence = rule.is_low(case.confidence)
         err = combined_error_m(errors.get(case.id, {}))
         if err is not None:
             case.position_error_m = err
+        seen, covered = totals.get(case.id, (0, 0))
+        case.confidence = rule.confidence(case.score, seen, covered, case.position_error_m)
+        case.low_evidence = rule.is_low(case.confidence)
+
+
+def absence_is_likely(session: Session, case: Case, miss_p: float = ABSENT_MISS_P) -> bool:
+    """Whether the adequate views since the case was last seen, none of which saw it, come from at least
+    two flights and would all have missed it with probability at most `miss_p` were it still there:
+    (1 - p)^n, with p its seen rate over the views up to its last sighting (Laplace-smoothed).
+
+    Two flights, because one flight's misses are not independent: a corridor at -45 degrees sees the
+    ground behind buildings in none of its frames, and on simulated worlds most wrong "absent" claims
+    came from a single such flight (bench/RESULTS-evidence.md)."""
+    rows = session.execute(
+        select(CaseViewRow.seen, Frame.seen_at, CaseViewRow.flight_id)
+        .join(Frame, Frame.id == CaseViewRow.frame_id)
+        .where(CaseViewRow.case_id == case.id)
+    ).all()
+    before = [seen for seen, at, _ in rows if at is None or at <= case.last_seen]
+    after = [flight for seen, at, flight in rows if at is not None and at > case.last_seen and not seen]
+    rate = (sum(before) + 1.0) / (len(before) + 2.0)
+    return len(set(after)) >= 2 and (1.0 - rate) ** len(after) <= miss_p

@@ -211,7 +211,7 @@ def _push_flight(
     max_size = max([g.size_m or 0.0 for g in groups] + [0.0]) or None
     radius = dedupe.match_radius_m(rules, default_rule, max_err, max_size)
     keys = {k for g in groups for k in dedupe.neighbour_keys(g.lat, g.lon, radius)}
-    statuses = (*lifecycle.MATCHABLE, zones.EXCLUDED, lifecycle.CLOSED)
+    statuses = (*lifecycle.MATCHABLE, lifecycle.EXCLUDED, lifecycle.CLOSED)
     near = _cases_near(session, keys, statuses) if keys else []
     live = {c.id: c for c in near if c.status != lifecycle.CLOSED}
     closed = {c.id: c for c in near if c.status == lifecycle.CLOSED}
@@ -227,6 +227,8 @@ def _push_flight(
         fresh_case = False
         if hit is not None:
             case = live[hit.case_id]
+            if case.status == lifecycle.EXCLUDED:
+                _leave_removed_zone(session, case, flight_id, now)
             if case.status == lifecycle.RESOLVED:
                 lifecycle.reopen(
                     session, case, lifecycle.SYSTEM_ACTOR, note="seen again", flight_id=flight_id, now=now
@@ -288,6 +290,25 @@ def _push_flight(
     )
 
 
+def _leave_removed_zone(session: Session, case: Case, flight_id: str, now: datetime) -> None:
+    """An excluded case whose zone was removed becomes an ordinary new case when it is seen again."""
+    zone = session.get(Zone, case.zone_id) if case.zone_id is not None else None
+    if zone is not None and zone.removed_at is None:
+        return
+    case.status = lifecycle.NEW
+    lifecycle.record_event(
+        session,
+        case,
+        "zone_removed",
+        lifecycle.SYSTEM_ACTOR,
+        now,
+        from_status=lifecycle.EXCLUDED,
+        to_status=lifecycle.NEW,
+        flight_id=flight_id,
+        note=None if zone is None else f"zone {zone.id} ({zone.name}) removed by {zone.removed_by}",
+    )
+
+
 def _recurrence(session: Session, case: Case, flight_id: str, now: datetime) -> None:
     """Seen again after enforcement resolved or closed it (复发): flagged, and back in the queue."""
     case.recurrence = True
@@ -330,7 +351,7 @@ def _open_case(
     zone: Zone | None = None,
 ) -> Case:
     cat = categories.for_class(group.class_name)
-    status = zones.EXCLUDED if zone is not None else lifecycle.NEW
+    status = lifecycle.EXCLUDED if zone is not None else lifecycle.NEW
     case = Case(
         class_name=group.class_name,
         service_code=cat.service_code,
@@ -450,9 +471,10 @@ def _record_not_seen(
     now: datetime,
     local_tz: str,
 ) -> list[Case]:
-    """Cases this flight covered adequately and did not see: a `not_seen` event, their views, "absent
-    since", and for a resolved case the verification that it was cleared (核查通过). Coverage older than
-    the case's last sighting says nothing about now and is skipped (a flight pushed late)."""
+    """Cases this flight covered adequately and did not see: a `not_seen` event and their views; when the
+    looks since it was last seen make its absence likely (coverage.absence_is_likely), "absent since",
+    and for a resolved case the verification that it was cleared (核查通过). Coverage older than the case's
+    last sighting says nothing about now and is skipped (a flight pushed late)."""
     footprints = [c.footprint for c in usable]
     if not footprints:
         return []
@@ -493,7 +515,8 @@ def _record_not_seen(
             session, case, flight_id, covered, set()
         )
         case.evidence_seen = 0  # of this flight's views
-        if case.absent_since is None:
+        gone = coverage.absence_is_likely(session, case)
+        if gone and case.absent_since is None:
             case.absent_since = when
         lifecycle.record_event(
             session,
@@ -504,7 +527,7 @@ def _record_not_seen(
             flight_id=flight_id,
             note=_covered_note(covered),
         )
-        if case.status == lifecycle.RESOLVED and case.verified_cleared_at is None:
+        if gone and case.status == lifecycle.RESOLVED and case.verified_cleared_at is None:
             case.verified_cleared_at = when
             lifecycle.record_event(
                 session, case, "verified_cleared", lifecycle.SYSTEM_ACTOR, now, flight_id=flight_id

@@ -68,7 +68,9 @@ RESOLVED = "resolved"
 CLOSED = "closed"
 REJECTED = "rejected"
 DUPLICATE = "duplicate"
-STATES = (NEW, IN_REVIEW, CONFIRMED, DISPATCHED, RESOLVED, CLOSED, REJECTED, DUPLICATE)
+# Seen inside an exclusion zone (pipeline.cases.zones): kept as evidence, in no reviewer's queue.
+EXCLUDED = "excluded"
+STATES = (NEW, IN_REVIEW, CONFIRMED, DISPATCHED, RESOLVED, CLOSED, REJECTED, DUPLICATE, EXCLUDED)
 
 # Cases a new sighting of the same object lands on (a closed case is handled by a setting).
 MATCHABLE = (NEW, IN_REVIEW, CONFIRMED, DISPATCHED, RESOLVED, REJECTED)

@@ -36,6 +36,21 @@ EXPORT_FIELDS: tuple[str, ...] = (
     "evidence_path",
     "frame_path",
     "claimed_by",
+    # Evidence and change (pipeline.cases.coverage): the latest flight's adequate views and how many saw it,
+    # the confidence they give, and the change tags; times are UTC ISO 8601.
+    "evidence_seen",
+    "evidence_covered",
+    "confidence",
+    "low_evidence",
+    "position_error_m",
+    "new_since",
+    "first_surveyed",
+    "absent_since",
+    "verified_cleared_at",
+    "recurrence",
+    "grown",
+    "area_m2",
+    "zone_id",
 )
 
 
@@ -61,6 +76,19 @@ class CaseView:
     frame_path: str | None
     claimed_by: str | None
     lease_expires_at: str | None = None  # of the claim, UTC ISO; not exported
+    evidence_seen: int = 0
+    evidence_covered: int = 0
+    confidence: float | None = None
+    low_evidence: bool = False
+    position_error_m: float | None = None
+    new_since: str | None = None
+    first_surveyed: bool = False
+    absent_since: str | None = None
+    verified_cleared_at: str | None = None
+    recurrence: bool = False
+    grown: bool = False
+    area_m2: float | None = None  # the latest flight's
+    zone_id: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         out = {name: getattr(self, name) for name in EXPORT_FIELDS if name != "class"}
@@ -91,6 +119,19 @@ def case_view(case: Case) -> CaseView:
         frame_path=case.frame_path,
         claimed_by=case.claimed_by,
         lease_expires_at=iso(case.lease_expires_at),
+        evidence_seen=case.evidence_seen or 0,
+        evidence_covered=case.evidence_covered or 0,
+        confidence=None if case.confidence is None else round(case.confidence, 4),
+        low_evidence=bool(case.low_evidence),
+        position_error_m=None if case.position_error_m is None else round(case.position_error_m, 2),
+        new_since=iso(case.new_since),
+        first_surveyed=bool(case.first_surveyed),
+        absent_since=iso(case.absent_since),
+        verified_cleared_at=iso(case.verified_cleared_at),
+        recurrence=bool(case.recurrence),
+        grown=bool(case.grown),
+        area_m2=None if case.area_last_m2 is None else round(case.area_last_m2, 1),
+        zone_id=case.zone_id,
     )
 
 

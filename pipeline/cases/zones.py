@@ -19,10 +19,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pipeline import geo
+from pipeline.cases import lifecycle
+from pipeline.cases.lifecycle import REJECTED
 from pipeline.cases.models import Case, SightingRow, Zone
 from pipeline.errors import CaseError
 
-EXCLUDED = "excluded"
 _MAX_ZONE_FILE_BYTES = 20 * 1024 * 1024
 
 
@@ -206,3 +207,22 @@ def case_shape(session: Session, case: Case) -> ZoneShape:
     corners = [(e_lo, n_lo), (e_hi, n_lo), (e_hi, n_hi), (e_lo, n_hi)]
     poly = tuple(geo.offset_latlon(case.lat, case.lon, e, n) for e, n in corners)
     return ZoneShape(f"case {case.id}", poly)
+
+
+def remember_case(session: Session, case: Case, actor: str, reason: str, now: datetime) -> Zone:
+    """A reviewer's "this is legal, remember it" on a rejected case: its ground becomes a zone for its class
+    (shown and removable by a supervisor, like any zone)."""
+    if case.status != REJECTED:
+        raise CaseError(f"case {case.id}: only a rejected case can be remembered as legal ({case.status})")
+    zone = add_zone(
+        session,
+        case_shape(session, case),
+        reason,
+        actor,
+        now,
+        class_name=case.class_name,
+        source_case_id=case.id,
+    )
+    case.zone_id = zone.id
+    lifecycle.record_event(session, case, "remembered", actor, now, note=f"zone {zone.id}: {reason}")
+    return zone

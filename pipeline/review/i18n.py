@@ -225,6 +225,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "status.closed": ("已结案", "Closed"),
     "status.rejected": ("不予立案", "Rejected"),
     "status.duplicate": ("重复", "Duplicate"),
+    "status.excluded": ("排除区内", "In an exclusion zone"),
     "class.illegal_construction": ("违法建设", "Illegal construction"),
     "class.garbage_pile": ("暴露垃圾", "Garbage pile"),
     "role.pilot": ("飞手", "Pilot"),

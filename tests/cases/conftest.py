@@ -28,8 +28,11 @@ BASE = (23.0205, 113.7518)  # Dongguan
 TABLES = (
     "outbox",
     "case_events",
+    "case_views",
+    "coverage_cells",
     "sightings",
     "cases",
+    "zones",
     "frames",
     "flights",
     "login_sessions",

@@ -139,3 +139,53 @@ def test_push_puts_refused_messages_back_in_line_when_asked(
     assert "put 1 refused message(s) back in line" in out and "failed 1, refused 0, pending 1" in out
     with sessions() as s:
         assert [m.state for m in s.scalars(select(OutboxMessage))] == ["pending"]
+
+
+def test_zones_import_list_remove(
+    db_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    at: Callable[[float, float], tuple[float, float]],
+) -> None:
+    ring = [[*reversed(at(e, n))] for e, n in ((0, 0), (50, 0), (50, 40), (0, 40), (0, 0))]
+    two = {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "properties": {"name": "东区堆场"}, "geometry": {"type": "Polygon", "coordinates": [ring]}},
+            {"type": "Feature", "properties": {}, "geometry": {"type": "MultiPolygon", "coordinates": [[ring]]}},
+        ],
+    }  # fmt: skip
+    path = tmp_path / "yards.geojson"
+    path.write_text(json.dumps(two, ensure_ascii=False), encoding="utf-8")
+    assert main(["zones", "import", str(path), "--reason", "合法堆场", "--db", db_url, "--json"]) == 0
+    added = lines(capsys.readouterr().out)
+    assert [(z["name"], z["reason"]) for z in added] == [("东区堆场", "合法堆场"), ("zone 2", "合法堆场")]
+    # Stored as (lat, lon), the file's ring without its closing point.
+    assert added[0]["polygon"][1] == pytest.approx(list(at(50, 0)))
+    assert len(added[0]["polygon"]) == 4
+    assert main(["zones", "remove", str(added[0]["id"]), "--user", "li", "--db", db_url]) == 0
+    capsys.readouterr()
+    assert main(["zones", "list", "--db", db_url, "--json"]) == 0
+    assert [z["id"] for z in lines(capsys.readouterr().out)] == [added[1]["id"]]
+    assert main(["zones", "list", "--all", "--db", db_url, "--json"]) == 0
+    assert [z["removed_by"] for z in lines(capsys.readouterr().out)] == ["li", None]
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        ("{", "not JSON"),
+        ('{"type": "FeatureCollection", "features": []}', "no polygons"),
+        ('{"type": "Point", "coordinates": [113.7, 23.0]}', "must be a Polygon"),
+        ('{"type": "Polygon", "coordinates": [[[113.7, 23.0], [113.8, 23.0], [113.7, 23.0]]]}', "at least 4"),
+        ('{"type": "Polygon", "coordinates": [[[413.7, 23.0], [113.8, 23.0], [113.8, 23.1], [413.7, 23.0]]]}', "not a longitude"),
+    ],
+)  # fmt: skip
+def test_a_bad_zone_file_is_one_line_naming_it(
+    db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, reason: str
+) -> None:
+    path = tmp_path / "bad.geojson"
+    path.write_text(content, encoding="utf-8")
+    assert main(["zones", "import", str(path), "--reason", "x", "--db", db_url]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "bad.geojson" in err[0] and reason in err[0]

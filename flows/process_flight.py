@@ -67,6 +67,7 @@ DB_FAILURES_TO_STOP = 3
 # worker busy, few enough that a flight stopped by the database leaves the rest unsubmitted.
 AHEAD_PER_THREAD = 2
 AHEAD_ON_DASK = 64
+PROGRESS_EVERY_S = 10.0
 
 
 def _transient_only(task: Task[..., Any], task_run: Any, state: State[Any]) -> bool:
@@ -129,6 +130,15 @@ class Artifacts:
 
     def __init__(self) -> None:
         self.failed = False
+        self.progress_at = time.monotonic()
+
+    def progress(self, artifact: UUID | None, percent: float, final: bool = False) -> None:
+        """Move the progress bar, at most every PROGRESS_EVERY_S (each update is a round trip to the API,
+        about 0.1 s on a busy machine: per frame it would be a few percent of a flight)."""
+        if artifact is None or (not final and time.monotonic() - self.progress_at < PROGRESS_EVERY_S):
+            return
+        self.progress_at = time.monotonic()
+        self(update_progress_artifact, artifact, percent)
 
     def __call__(self, make: Any, *args: Any, **kwargs: Any) -> Any:
         if self.failed:
@@ -173,13 +183,9 @@ def _run_flight(
         if outcome.error and not db_error:
             errors.append(outcome.error)
         bar.step(outcome.status != DONE)
-        if (
-            progress is not None
-            and progress[0] is not None
-            and (k + 1 == len(plan.frames) or (k + 1) % 5 == 0)
-        ):
+        if progress is not None and k + 1 < len(plan.frames):  # the flight's end is reported by the flow
             artifact, i, n = progress
-            artifacts(update_progress_artifact, artifact, 100.0 * (i + (k + 1) / len(plan.frames)) / n)
+            artifacts.progress(artifact, 100.0 * (i + (k + 1) / len(plan.frames)) / n)
         if len(db_failures) >= DB_FAILURES_TO_STOP and not stopped:
             stopped = (len(db_failures), db_failures[-1].split(" (not the frame")[0])
     close_videos_everywhere()
@@ -208,7 +214,20 @@ def _run_flight(
             frames_reused=sum(1 for o in outcomes if o.reused),
             detections=sum(o.detections for o in outcomes),
         )
-    pushed = push_task(plan, job)
+    try:
+        pushed = push_task(plan, job)
+    except Exception as err:  # after its retries; every frame is recorded: the next run pushes the flight
+        reason = err.reason if isinstance(err, PipelineError) else f"{type(err).__name__}: {err}"
+        return _failed_flight(
+            folder,
+            plan.flight_id,
+            f"not pushed: {' '.join(reason.split())}",
+            errors,
+            frames=len(plan.frames),
+            frames_failed=failed,
+            frames_reused=sum(1 for o in outcomes if o.reused),
+            detections=sum(o.detections for o in outcomes),
+        )
     push = pushed["push"]
     logger.info(
         "%s: %d frames (%d failed), %d detections, %d new cases, %d updated",
@@ -308,8 +327,7 @@ def process_flights(
             reason = err.reason if isinstance(err, PipelineError) else f"{type(err).__name__}: {err}"
             flight = _failed_flight(folder, fid, " ".join(reason.split()))
         flights.append(flight)
-        if progress_id is not None:
-            artifacts(update_progress_artifact, progress_id, 100.0 * (i + 1) / max(len(folders), 1))
+        artifacts.progress(progress_id, 100.0 * (i + 1) / max(len(folders), 1), final=True)
     summary = summarise(flights, time.perf_counter() - started)
     artifacts(
         create_table_artifact,

@@ -92,3 +92,32 @@ def test_the_night_is_told_in_the_bureaus_zone_whatever_the_machines() -> None:
     moment = datetime(2026, 12, 1, 18, 0, 3, tzinfo=UTC)  # 02:00:03 the next day in Shanghai (UTC+8)
     assert night_started_at("Asia/Shanghai", moment) == "2026-12-02 02:00:03 +0800"
     assert night_started_at("Europe/London", moment) == "2026-12-01 18:00:03 +0000"
+
+
+def test_a_push_that_fails_still_counts_the_recorded_frames_and_the_next_run_pushes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flow_helpers import case_rows
+    from sqlalchemy.exc import OperationalError
+
+    import flows.process_flight as pf
+
+    real = pf.push_flight
+
+    def refused(*args: Any, **kwargs: Any) -> Any:
+        raise OperationalError("INSERT", {}, Exception("could not connect to server: Connection refused"))
+
+    monkeypatch.setattr(pf, "push_flight", refused)
+    monkeypatch.setattr(pf, "push_task", pf.push_task.with_options(retries=0))
+    flight = copy_flight("nadir_mapping", tmp_path / "f", photos=4)
+    job = make_job(tmp_path)
+    first = pf.run_process([str(flight)], job)
+    (result,) = first["flights"]
+    assert not result["complete"] and (result["frames"], result["frames_pending"]) == (4, 0)
+    assert result["detections"] > 0 and case_rows(job.db_url) == []
+    assert any("not pushed: " in e and "Connection refused" in e for e in first["errors"])
+    monkeypatch.setattr(pf, "push_flight", real)
+    second = pf.run_process([str(flight)], job)
+    assert (
+        second["flights"][0]["frames_reused"] == 4 and second["cases_new"] == len(case_rows(job.db_url)) > 0
+    )

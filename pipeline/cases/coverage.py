@@ -34,6 +34,8 @@ GROWN_FACTOR = 1.5
 # detector misses a real object in some views (far, oblique, half hidden), so one empty frame proves
 # little; how often this object was seen when covered before says how much each empty look weighs.
 ABSENT_MISS_P = 0.05
+# "New since" needs the earlier looks that did not see it to have been as unlikely to miss it.
+NEW_MISS_P = 0.05
 _CHUNK = 500
 
 

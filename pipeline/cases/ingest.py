@@ -259,8 +259,6 @@ def _push_flight(
         _add_group(
             session, case, group, frames, data_root, local_tz, now, first_on_flight=case.id not in seen_ids
         )
-        if fresh_case:
-            _tag_new(session, case, group, rule, flight_id, local_tz)
         if coverage.note_area(case, coverage.group_area_m2(group), fresh_case):
             lifecycle.record_event(
                 session,
@@ -279,6 +277,8 @@ def _push_flight(
         case.evidence_seen, case.evidence_covered = coverage.record_views(
             session, case, flight_id, covered, seen_frames
         )
+        if fresh_case:
+            _tag_new(session, case, group, rule, flight_id, local_tz)
         case.absent_since = None
         seen_ids.add(case.id)
         touched.append(case)
@@ -323,8 +323,11 @@ def _tag_new(
     flight_id: str,
     local_tz: str,
 ) -> None:
-    """New since (新增): an earlier flight covered this ground adequately and did not see it (there was no
-    case here, or this one would have matched it). Else it was there when the ground was first surveyed."""
+    """New since (新增): earlier flights covered this ground adequately and did not see it (there was no
+    case here, or this one would have matched it), in enough views that an object there then would have
+    been seen (coverage.NEW_MISS_P, with the seen rate of this flight's views as the chance per view).
+    With no earlier adequate view it was there when the ground was first surveyed; with too few, neither
+    is claimed."""
     first = min(parse_time(s.seen_at, local_tz) for s in group.sightings)
     margin = rule.coverage_margin_m(group.size_m, group.position_error_m)
     earlier = coverage.frames_covering(
@@ -332,6 +335,9 @@ def _tag_new(
     )
     if not earlier:
         case.first_surveyed = True
+        return
+    rate = (case.evidence_seen + 1.0) / (case.evidence_covered + 2.0)
+    if (1.0 - rate) ** len(earlier) > coverage.NEW_MISS_P:
         return
     last = earlier[0]
     case.new_since, case.before_frame_id = last.seen_at, last.id

@@ -108,8 +108,9 @@ def test_new_since_the_last_flight_that_covered_the_ground(
     # Night 1 covers the ground around 0 m and sees nothing; night 2 sees a shed there and one 500 m away,
     # on ground no flight had covered before.
     push(sessions, categories, tmp_path, [], frames=frames(square, "N1", NIGHT1, 3))
-    night2 = frames(square, "N2", NIGHT2, 3) + [
-        FrameCoverage("N2", "far.JPG", NIGHT2, square(500, 0, 60).footprint)
+    night2 = [
+        *frames(square, "N2", NIGHT2, 3),
+        FrameCoverage("N2", "far.JPG", NIGHT2, square(500, 0, 60).footprint),
     ]
     far = sighting(500.0, 0.0, flight="N2", frame="far.JPG", seen_at=NIGHT2, position_error_m=3.0)
     push(sessions, categories, tmp_path, [*seen_in(sighting, "N2", NIGHT2, [0, 1, 2]), far], frames=night2)
@@ -124,6 +125,17 @@ def test_new_since_the_last_flight_that_covered_the_ground(
         views = s.scalars(select(CaseViewRow).where(CaseViewRow.case_id == new.id)).all()
         assert sorted((v.flight_id, v.seen) for v in views) == [("N1", False)] * 3 + [("N2", True)] * 3
     assert old.new_since is None and old.first_surveyed
+
+
+def test_too_few_earlier_looks_claim_neither_new_nor_existing(
+    sessions: Sessions, categories: CategoryConfig, tmp_path: Path, sighting: Make, square: Square
+) -> None:
+    # Tonight's flight saw it in 1 of its 3 views; one earlier empty view would miss such an object often.
+    push(sessions, categories, tmp_path, [], frames=frames(square, "N1", NIGHT1, 1))
+    tonight = frames(square, "N2", NIGHT2, 3)
+    push(sessions, categories, tmp_path, seen_in(sighting, "N2", NIGHT2, [0]), frames=tonight)
+    case = one_case(sessions)
+    assert case.new_since is None and not case.first_surveyed
 
 
 def test_a_flight_over_other_ground_does_not_make_an_object_new(
@@ -265,9 +277,9 @@ def test_zone_keeps_sightings_as_evidence_and_raises_no_case(
     at: Callable[..., tuple[float, float]],
 ) -> None:
     yard = [[*reversed(at(e, n))] for e, n in ((-20, -20), (20, -20), (20, 20), (-20, 20), (-20, -20))]
-    text = json.dumps({"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"name": "建材堆场"}, "geometry": {"type": "Polygon", "coordinates": [yard]}}
-    ]})  # fmt: skip
+    feature = {"type": "Feature", "properties": {"name": "建材堆场"}}
+    feature["geometry"] = {"type": "Polygon", "coordinates": [yard]}
+    text = json.dumps({"type": "FeatureCollection", "features": [feature]})
     shapes = zones.parse_zones(text, "yard.geojson")
     with sessions.begin() as s:
         zone = zones.add_zone(
@@ -335,7 +347,7 @@ def test_merge_radius_follows_the_sightings_errors(
 def test_exports_carry_the_evidence(
     sessions: Sessions, categories: CategoryConfig, tmp_path: Path, sighting: Make, square: Square
 ) -> None:
-    push(sessions, categories, tmp_path, [], frames=frames(square, "N1", NIGHT1, 2))
+    push(sessions, categories, tmp_path, [], frames=frames(square, "N1", NIGHT1, 4))
     push(
         sessions,
         categories,

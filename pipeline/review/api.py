@@ -67,12 +67,14 @@ def router(max_files: int) -> APIRouter:
         until: Annotated[str | None, Query(max_length=10)] = None,
         sort: str = "priority",
         page: int = 0,
+        evidence: Annotated[str, Query(max_length=8)] = "strong",
     ) -> dict[str, Any]:
         """The queue: `status` (repeatable; `open` by default, or `all`), `class`, `flight`, `since`/`until`
-        (local dates, last seen), `sort` (priority, score, last_seen), `page` (100 a page)."""
+        (local dates, last seen), `sort` (priority, score, last_seen), `evidence` (`strong`, the morning
+        queue, by default; `low`: only the cases the evidence rule holds back; `all`), `page` (100 a page)."""
         tz = request.app.state.settings.local_tz
         try:
-            f = queue_filter(status, class_name, flight, since, until, sort, page, tz)
+            f = queue_filter(status, class_name, flight, since, until, sort, page, tz, evidence=evidence)
             with db(request)() as s:
                 rows, total = queries.queue(s, f)
                 counts = queries.status_counts(s, f)
@@ -103,12 +105,13 @@ def router(max_files: int) -> APIRouter:
         since: Annotated[str | None, Query(max_length=10)] = None,
         until: Annotated[str | None, Query(max_length=10)] = None,
         sort: str = "priority",
+        evidence: Annotated[str, Query(max_length=8)] = "strong",
     ) -> dict[str, Any]:
         """Take the first claimable case of the queue as `GET /api/cases` with the same filters and sort lists
         it (null when none is left); 409 if another reviewer took it at the same moment."""
         tz = request.app.state.settings.local_tz
         try:
-            f = queue_filter(status, class_name, flight, since, until, sort, 0, tz)
+            f = queue_filter(status, class_name, flight, since, until, sort, 0, tz, evidence=evidence)
             with unit_of_work(db(request)) as s:
                 got = queries.claim_next(s, f, viewer.name, lease_s=request.app.state.settings.lease_s)
                 left = queries.claimable_left(s, f)

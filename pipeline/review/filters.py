@@ -35,6 +35,7 @@ def queue_filter(
     tz: str,
     *,
     claimed_by: str | None = None,
+    evidence: str | None = None,
 ) -> QueueFilter:
     chosen: tuple[str, ...]
     if claimed_by:
@@ -54,14 +55,18 @@ def queue_filter(
         sort=sort or "priority",
         page=max(0, page),
         claimed_by=claimed_by or None,
+        # What a reviewer holds is theirs whatever its evidence.
+        evidence="all" if claimed_by else (evidence or "strong"),
     )
     f.check()
     return f
 
 
 # The query-string keys that make a view of the queue, in the order links carry them.
-VIEW_KEYS = ("status", "class", "flight", "since", "until", "sort", "mine")
-_MAX_LEN = {"status": 16, "class": 64, "flight": 128, "since": 10, "until": 10, "sort": 16, "mine": 1}
+VIEW_KEYS = ("status", "class", "flight", "since", "until", "sort", "evidence", "mine")
+_MAX_LEN = {
+    "status": 16, "class": 64, "flight": 128, "since": 10, "until": 10, "sort": 16, "evidence": 8, "mine": 1,
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -107,6 +112,7 @@ def queue_view(params: Mapping[str, str] | Sequence[tuple[str, str]], tz: str, v
         page,
         tz,
         claimed_by=viewer if mine else None,
+        evidence=values.get("evidence"),
     )
     keep: list[tuple[str, str]] = []
     if not mine:
@@ -114,7 +120,9 @@ def queue_view(params: Mapping[str, str] | Sequence[tuple[str, str]], tz: str, v
     keep += [
         (k, values[k])
         for k in VIEW_KEYS[1:]
-        if values.get(k) and not (k == "sort" and values[k] == "priority")
+        if values.get(k)
+        and not (k == "sort" and values[k] == "priority")
+        and not (k == "evidence" and values[k] == "strong")
     ]
     if mine:
         keep = [(k, v) for k, v in keep if k != "mine"] + [("mine", "1")]

@@ -34,6 +34,7 @@ from pipeline.review.auth import (
     require,
     session_state,
 )
+from pipeline.review.evidence_view import evidence_summary
 from pipeline.review.files import file_url, serve_file, under_root
 from pipeline.review.filters import QueueView, queue_view, status_param
 from pipeline.review.i18n import translator
@@ -123,6 +124,7 @@ def router(max_files: int) -> APIRouter:
             left = queries.claimable_left(s, view.filter)
             mine = queries.held_by(s, viewer.name)
             names = queries.display_names(s)
+            low_count = queries.low_evidence_count(s, view.filter)
         root = request.app.state.settings.data_root
         presets = request.app.state.config.presets
         ctx = {
@@ -138,6 +140,7 @@ def router(max_files: int) -> APIRouter:
             "page_size": queries.PAGE,
             "left": left,
             "mine_count": mine,
+            "low_count": low_count,
             "names": names,
             "now_iso": iso(lifecycle.utcnow()),
             "departments": presets.departments,
@@ -410,6 +413,7 @@ def _case_page(
         undo_ev = lifecycle.undoable(s, case, viewer.name, config.presets.undo_s, now)
         pending_undo = _pending_undo(request, s, viewer, config.presets.undo_s, now, case_id)
         dispatch_note = queries.last_dispatch(s, case_id)
+        ev = evidence_summary(s, case, root)
         lease = case.lease_expires_at
     lang = request.state.lang
     t = translator(lang)
@@ -468,6 +472,8 @@ def _case_page(
         "first_seen": local_text(c.first_seen, tz),
         "last_seen": local_text(c.last_seen, tz),
         "map_json": _script_json(_map_config(config, [shown[0], shown[1]], near_points)),
+        "ev": ev,
+        "ev_area_first": "" if case.area_first_m2 is None else f"{case.area_first_m2:.0f}",
     }
     return render(request, "case.html", ctx, status)
 

@@ -6,11 +6,11 @@ Every value from a request reaches SQL as a bound parameter (SQLAlchemy expressi
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Select, false, func, select, true
 from sqlalchemy.orm import Session
 
 from pipeline import geo
@@ -22,6 +22,7 @@ from pipeline.errors import CaseError
 
 OPEN = (NEW, IN_REVIEW)
 SORTS = ("priority", "score", "last_seen")
+EVIDENCE = ("strong", "low", "all")
 PAGE = 100
 _Q = TypeVar("_Q", bound=Select[*tuple[Any, ...]])
 
@@ -36,6 +37,8 @@ class QueueFilter:
     sort: str = "priority"
     page: int = 0
     claimed_by: str | None = None  # "我的": the cases this reviewer holds
+    # The morning queue leaves out low-evidence cases (pipeline.cases.evidence_rule): "low" shows only them.
+    evidence: str = "strong"
 
     def check(self) -> None:
         bad = [s for s in self.statuses if s not in STATES]
@@ -43,6 +46,8 @@ class QueueFilter:
             raise CaseError(f"unknown status {bad[0]!r}")
         if self.sort not in SORTS:
             raise CaseError(f"unknown sort {self.sort!r} (one of {', '.join(SORTS)})")
+        if self.evidence not in EVIDENCE:
+            raise CaseError(f"unknown evidence view {self.evidence!r} (one of {', '.join(EVIDENCE)})")
 
 
 def criteria(f: QueueFilter, *, with_status: bool = True) -> list[ColumnElement[bool]]:
@@ -52,6 +57,10 @@ def criteria(f: QueueFilter, *, with_status: bool = True) -> list[ColumnElement[
         out.append(Case.status.in_(f.statuses))
     if f.claimed_by:
         out.append(Case.claimed_by == f.claimed_by)
+    if f.evidence == "strong":
+        out.append(Case.low_evidence.is_(false()))
+    elif f.evidence == "low":
+        out.append(Case.low_evidence.is_(true()))
     if f.class_name:
         out.append(Case.class_name == f.class_name)
     if f.flight_id:
@@ -69,8 +78,16 @@ def _filtered(query: _Q, f: QueueFilter, *, with_status: bool = True) -> _Q:
 
 def ordering(sort: str) -> tuple[Any, ...]:
     return {
-        # Seen on more flights first (it persists), then the detector's confidence, then the oldest.
-        "priority": (Case.flights_count.desc(), Case.score.desc(), Case.first_seen, Case.id),
+        # The case's confidence (its scores and how consistently the frames that covered it saw it), then
+        # seen on more flights, then the oldest. Cases from before confidences were kept come last.
+        "priority": (
+            Case.confidence.is_(None),
+            Case.confidence.desc(),
+            Case.flights_count.desc(),
+            Case.score.desc(),
+            Case.first_seen,
+            Case.id,
+        ),
         "score": (Case.score.desc(), Case.id),
         "last_seen": (Case.last_seen.desc(), Case.id),
     }[sort]
@@ -79,7 +96,7 @@ def ordering(sort: str) -> tuple[Any, ...]:
 def claim_scope(f: QueueFilter) -> QueueFilter:
     """The queue claim-next takes from: the view's filters and sort, without "mine" (what one holds is
     not claimable) and without the page."""
-    return QueueFilter(f.statuses, f.class_name, f.flight_id, f.since, f.until, f.sort, 0, None)
+    return replace(f, page=0, claimed_by=None)
 
 
 def claim_next(
@@ -107,6 +124,12 @@ def queue(session: Session, f: QueueFilter) -> tuple[list[CaseView], int]:
     rows = session.scalars(_filtered(select(Case), f).order_by(*order).limit(PAGE).offset(f.page * PAGE))
     total = session.scalar(_filtered(select(func.count(Case.id)), f)) or 0
     return [case_view(c) for c in rows], int(total)
+
+
+def low_evidence_count(session: Session, f: QueueFilter) -> int:
+    """How many cases of the view the evidence rule holds back (shown in their own view)."""
+    query = select(func.count(Case.id)).where(*criteria(replace(f, evidence="low")))
+    return int(session.scalar(query) or 0)
 
 
 def status_counts(session: Session, f: QueueFilter) -> dict[str, int]:

@@ -23,7 +23,14 @@ from tests.review.conftest import PASSWORD, World
 from tests.review.test_browser import SHOTS, _page, _sign_in_with_keys
 
 pytestmark = pytest.mark.slow
-PRIORITY = (Case.flights_count.desc(), Case.score.desc(), Case.first_seen, Case.id)
+PRIORITY = (
+    Case.confidence.is_(None),
+    Case.confidence.desc(),
+    Case.flights_count.desc(),
+    Case.score.desc(),
+    Case.first_seen,
+    Case.id,
+)
 
 
 def _cases(world: World, *where: Any, order: Any = PRIORITY) -> list[Case]:

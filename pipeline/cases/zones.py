@@ -206,7 +206,7 @@ def case_shape(session: Session, case: Case) -> ZoneShape:
     n_lo, n_hi = min(p[1] for p in en) - pad, max(p[1] for p in en) + pad
     corners = [(e_lo, n_lo), (e_hi, n_lo), (e_hi, n_hi), (e_lo, n_hi)]
     poly = tuple(geo.offset_latlon(case.lat, case.lon, e, n) for e, n in corners)
-    return ZoneShape(f"case {case.id}", poly)
+    return ZoneShape(f"案件 {case.id}", poly)
 
 
 def remember_case(session: Session, case: Case, actor: str, reason: str, now: datetime) -> Zone:

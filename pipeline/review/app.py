@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from pipeline.cases.signins import SigninLimits
 from pipeline.config import Settings
-from pipeline.review import api, pages, uploads, users_pages
+from pipeline.review import api, pages, uploads, users_pages, zones_pages
 from pipeline.review.auth import PilotViewer
 from pipeline.review.config import ReviewConfig, load_review_config
 from pipeline.review.i18n import COOKIE as LANG_COOKIE
@@ -168,6 +168,7 @@ def create_app(
     app.include_router(pages.router(max_files))
     app.include_router(uploads.router(max_files))
     app.include_router(users_pages.router(max_files))
+    app.include_router(zones_pages.router(max_files))
     app.include_router(api.router(max_files))
     # The city's read API is public by design: it shows only cases staff have confirmed.
     app.include_router(

@@ -231,6 +231,28 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "status.rejected": ("不予立案", "Rejected"),
     "status.duplicate": ("重复", "Duplicate"),
     "status.excluded": ("排除区内", "In an exclusion zone"),
+    "nav.zones": ("排除区", "Zones"),
+    "zones.title": ("排除区（不立案的区域）", "Exclusion zones (no cases)"),
+    "zones.hint": (
+        "区内发现的目标保留为证据但不立案：合法堆场、已审批建筑、运动场等。撤销后再次发现的目标转为待审。",
+        "Objects seen inside are kept as evidence and raise no case; once removed, the next sighting does.",
+    ),
+    "zones.name": ("名称", "Name"),
+    "zones.reason": ("原因", "Reason"),
+    "zones.by": ("设立", "Added by"),
+    "zones.remove": ("撤销", "Remove"),
+    "zones.removed": ("排除区 #{id} 已撤销", "Zone #{id} removed"),
+    "zones.removed_by": ("已由 {u} 撤销", "removed by {u}"),
+    "zones.none": ("还没有排除区", "No zones yet"),
+    "case.remember": (
+        "合法（已审批），记住此处，以后不再立案",
+        "Legal (permitted): remember, never raise it again",
+    ),
+    "case.remember_hint": (
+        "其范围成为排除区，中队长可在“排除区”页撤销",
+        "Its ground becomes a zone a supervisor can remove",
+    ),
+    "case.remembered": ("已记为合法：排除区 #{id}", "Remembered as legal: zone #{id}"),
     # Evidence and change (issue 12); README "What the badges mean" explains each.
     "badge.new": ("新增", "New"),
     "badge.new_hint": (

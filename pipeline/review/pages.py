@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pipeline import geo
-from pipeline.cases import lifecycle, signins
+from pipeline.cases import lifecycle, signins, zones
 from pipeline.cases.lifecycle import get_case
 from pipeline.cases.models import Case, User
 from pipeline.cases.payloads import iso
@@ -214,6 +214,7 @@ def router(max_files: int) -> APIRouter:
         department: Annotated[str, Form(max_length=64)] = "",
         due: Annotated[str, Form(max_length=10)] = "",
         current: Annotated[str, Form(max_length=12)] = "",
+        remember: Annotated[str, Form(max_length=1)] = "",
     ) -> Response:
         view = view_of(request, viewer)
         t = translator(request.state.lang)
@@ -251,17 +252,20 @@ def router(max_files: int) -> APIRouter:
         except CaseError as err:
             flash(request, t("act.failed", why=_error_text(request, err)), "error")
             return _see_other(here)
+        also = (
+            _remember_legal(request, case_id, viewer, note) if action == "reject" and remember == "1" else ""
+        )
         if action in VERDICTS:
             session_state(request)["undo"] = {"id": case_id, "at": lifecycle.utcnow().isoformat()}
             request.state.session_changed = True
             shown = t("status." + status)
             next_id = _claim_next(request, view, viewer)
             if next_id is None:
-                flash(request, t("verdict.last", id=case_id, s=shown))
+                flash(request, t("verdict.last", id=case_id, s=shown) + also)
                 return _see_other(f"/queue{view.suffix()}")
             with db(request)() as s:
                 left = queries.claimable_left(s, view.filter)
-            flash(request, t("verdict.done", id=case_id, s=shown, n=left))
+            flash(request, t("verdict.done", id=case_id, s=shown, n=left) + also)
             return _see_other(f"/cases/{next_id}{view.suffix()}")
         if action == "undo":
             session_state(request).pop("undo", None)
@@ -476,6 +480,19 @@ def _case_page(
         "ev_area_first": "" if case.area_first_m2 is None else f"{case.area_first_m2:.0f}",
     }
     return render(request, "case.html", ctx, status)
+
+
+def _remember_legal(request: Request, case_id: int, viewer: Viewer, reason: str) -> str:
+    """A rejection as legal, remembered: the case's ground becomes an exclusion zone for its class. The
+    words to add to the verdict's message."""
+    t = translator(request.state.lang)
+    try:
+        with unit_of_work(db(request)) as s:
+            zone = zones.remember_case(s, get_case(s, case_id), viewer.name, reason, lifecycle.utcnow())
+            zone_id = zone.id
+    except CaseError as err:
+        return " · " + t("act.failed", why=_error_text(request, err))
+    return " · " + t("case.remembered", id=zone_id)
 
 
 def _pending_undo(

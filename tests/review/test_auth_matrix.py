@@ -33,6 +33,8 @@ ROUTES: list[tuple[str, str, str, str]] = [
     ("POST", "/upload", "/upload", "pilot"),
     ("POST", "/api/uploads", "/api/uploads", "pilot"),
     ("GET", "/api/flights", "/api/flights", "pilot"),
+    ("GET", "/zones", "/zones", "supervisor"),
+    ("POST", "/zones/{zone_id}/remove", "/zones/1/remove", "supervisor"),
     ("GET", "/users", "/users", "admin"),
     ("POST", "/users", "/users", "admin"),
     ("GET", "/api/users", "/api/users", "admin"),

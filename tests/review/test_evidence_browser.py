@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from pipeline import geo
 from pipeline.cases.categories import load_categories
@@ -124,3 +124,39 @@ def test_api_and_export_carry_the_evidence(client_as: Any, world: World, tmp_pat
     assert shown["new_since"] == "2026-10-07T02:00:00Z"
     out = json.loads(json.dumps(shown))
     assert out["first_surveyed"] is False and out["absent_since"] is None
+
+
+def test_reject_as_legal_remembered_then_a_supervisor_removes_the_zone(
+    browser: Any, base_url: str, world: World
+) -> None:
+    new_id, _ = _seed_change(world)
+    page = _page(browser, base_url)
+    _sign_in_with_keys(page, "rev1")
+    page.goto(f"/cases/{new_id}")
+    page.check("#remember-legal")
+    page.click("#preset-2")  # 误报-合法建筑
+    page.wait_for_url(lambda url: f"/cases/{new_id}" not in url)
+    assert "排除区 #1" in page.inner_text(".flash")
+    with world.app.state.sessions() as s:
+        case = s.get(Case, new_id)
+        assert case is not None and case.status == "rejected" and case.zone_id == 1
+    # The same shed seen again on a third night opens nothing new: it lands inside the zone.
+    night3 = "2026-10-09T10:00:00+08:00"
+    again = Sighting(
+        "N3", "flights/N2/DJI_0001.JPG", "illegal_construction", 0.9, (900.0, 600.0, 1300.0, 900.0),
+        *_at(5.0, 0.0), night3, footprint=_square(4.0, 5.0), size_m=8.0, position_error_m=3.0,
+    )  # fmt: skip
+    with world.app.state.sessions.begin() as s:
+        before = s.scalar(select(func.count(Case.id)))
+        push_sightings(s, [again], categories=load_categories(), data_root=world.data_root)
+        opened = s.scalars(select(Case).where(Case.id > before)).all()
+    assert all(c.status == "excluded" for c in opened)
+    sup = _page(browser, base_url)
+    _sign_in_with_keys(sup, "sup1")
+    sup.goto("/zones")
+    row = sup.locator("#zones tr[data-id='1']")
+    assert "已审批" in row.inner_text() or "合法" in row.inner_text()
+    sup.click("#remove-1")
+    sup.wait_for_selector("#zones tr.removed[data-id='1']")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    sup.screenshot(path=str(SHOTS / "zones.png"), full_page=False)

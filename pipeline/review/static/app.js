@@ -16,6 +16,12 @@
     return el && (el.tagName === "INPUT" || el.tagName === "TEXTAREA" || el.tagName === "SELECT" || el.isContentEditable);
   }
 
+  // "Legal: remember it" applies to a preset reason as well as a typed one.
+  var remember = $("remember-legal"), rememberPreset = $("remember-preset");
+  if (remember && rememberPreset) remember.addEventListener("change", function () {
+    rememberPreset.value = remember.checked ? "1" : "";
+  });
+
   // A form submits once: a second key press while the page is changing does nothing.
   document.addEventListener("submit", function (e) {
     var form = e.target;

@@ -165,36 +165,89 @@ def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 # --- frames ----------------------------------------------------------------------------------------
 
 
+# Names in reasons, per ImageMeta field.
+_FIELD_WORDS = {
+    "lat": "GPS latitude",
+    "lon": "GPS longitude",
+    "rel_alt_m": "relative altitude",
+    "abs_alt_m": "absolute altitude",
+    "gimbal_yaw_deg": "gimbal yaw",
+    "gimbal_pitch_deg": "gimbal pitch",
+    "gimbal_roll_deg": "gimbal roll",
+    "flight_yaw_deg": "flight yaw",
+}
+
+
 def pose_from_meta(meta: ImageMeta, ground_elevation_m: float | None = None) -> tuple[Pose, tuple[str, ...]]:
     """The camera pose a photo's metadata gives, and notes on what had to be assumed.
 
     Height is above take-off (`rel_alt_m`) unless a ground elevation above sea level is known, in which case
     it is `abs_alt_m` minus that elevation. Gimbal yaw wins over flight yaw: the gimbal points the lens.
+
+    The rule for values that cannot be read: a field the file does not state may be assumed (no gimbal
+    pitch: nadir; no roll: level; no gimbal yaw: the flight yaw), but a field it states and that is no usable
+    number (`meta.unreadable`: NaN, inf, junk, out of range) is never replaced by that assumption, which
+    would place the frame's cases wherever the assumption points: the frame gets no pose, and the reason
+    names the field (GeoreferenceError). Every value used must also be finite.
     """
     notes: list[str] = []
+    bad = dict(meta.unreadable)
+
+    def refuse(name: str, consequence: str) -> GeoreferenceError:
+        return GeoreferenceError(
+            f"{_FIELD_WORDS.get(name, name)} unreadable ({bad[name]}): {consequence}", meta.path
+        )
+
     if meta.lat is None or meta.lon is None:
+        for name in ("lat", "lon"):
+            if name in bad:
+                raise refuse(name, "no GPS position")
         raise GeoreferenceError("no GPS position", meta.path)
     if ground_elevation_m is not None:
         if meta.abs_alt_m is None:
+            if "abs_alt_m" in bad:
+                raise refuse("abs_alt_m", "no height above the ground elevation")
             raise GeoreferenceError("no absolute altitude to set against the ground elevation", meta.path)
         height = meta.abs_alt_m - ground_elevation_m
     elif meta.rel_alt_m is not None:
         height = meta.rel_alt_m
+    elif "rel_alt_m" in bad:
+        raise refuse("rel_alt_m", "no height above ground")
     else:
         raise GeoreferenceError("no height above ground (no relative altitude)", meta.path)
     if meta.gimbal_yaw_deg is not None:
         yaw = meta.gimbal_yaw_deg
+    elif "gimbal_yaw_deg" in bad:
+        raise refuse("gimbal_yaw_deg", "the camera's heading is unknown, not taken from the flight yaw")
     elif meta.flight_yaw_deg is not None:
         yaw = meta.flight_yaw_deg
         notes.append("gimbal yaw missing: used flight yaw")
+    elif "flight_yaw_deg" in bad:
+        raise refuse("flight_yaw_deg", "no camera heading")
     else:
         raise GeoreferenceError("no camera heading (neither gimbal nor flight yaw)", meta.path)
     if meta.gimbal_pitch_deg is not None:
         pitch = meta.gimbal_pitch_deg
+    elif "gimbal_pitch_deg" in bad:
+        raise refuse("gimbal_pitch_deg", "the camera's direction is unknown, not assumed nadir")
     else:
         pitch = -90.0
         notes.append("gimbal pitch missing: assumed nadir")
-    roll = meta.gimbal_roll_deg if meta.gimbal_roll_deg is not None else 0.0
+    if meta.gimbal_roll_deg is not None:
+        roll = meta.gimbal_roll_deg
+    elif "gimbal_roll_deg" in bad:
+        raise refuse("gimbal_roll_deg", "not assumed level")
+    else:
+        roll = 0.0
+    used = {"lat": meta.lat, "lon": meta.lon, "height": height, "yaw": yaw, "pitch": pitch, "roll": roll}
+    for name, value in used.items():
+        if not math.isfinite(value):
+            raise GeoreferenceError(f"{name} is {value} (not a finite number)", meta.path)
+    if abs(meta.lat) > 90.0 or abs(meta.lon) > 180.0:
+        raise GeoreferenceError(f"GPS position ({meta.lat:g}, {meta.lon:g}) out of range", meta.path)
+    for name, value in (("pitch", pitch), ("roll", roll)):
+        if abs(value) > 180.0:
+            raise GeoreferenceError(f"gimbal {name} {value:g} degrees out of range", meta.path)
     if height <= 0:
         raise GeoreferenceError(f"height above ground {height:.2f} m is not positive", meta.path)
     return Pose(meta.lat, meta.lon, height, yaw, pitch, roll, rtk_sigma_m(meta)), tuple(notes)

@@ -22,11 +22,12 @@ Dask workers) cheaply, and the file hash in them is what the processed-frame rec
 from __future__ import annotations
 
 import bisect
+import functools
 import hashlib
 import math
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -119,7 +120,11 @@ class FlightPlan:
 
 @dataclass(frozen=True)
 class LoadedFrame:
-    """A frame's pixels (H x W x 3 BGR) and camera, ready for detection."""
+    """A frame's pixels (H x W x 3 BGR) and camera, ready for detection.
+
+    `image` is the frame decoded at 1/`reduction` of its size (libjpeg's scaled decoding, when the detector
+    shrinks the frame at least that much anyway: see load_frame); `full_image()` gives the full pixels
+    (decoded again when reduced), which is what evidence crops and stills are cut from."""
 
     ref: FrameRef
     image: np.ndarray
@@ -127,6 +132,21 @@ class LoadedFrame:
     intrinsics: Intrinsics | None
     why_no_pose: str
     seen_at: str  # ISO 8601; empty when the file gives no time
+    reduction: int = 1
+    max_pixels: int = DEFAULT_MAX_PIXELS
+
+    @property
+    def size_px(self) -> tuple[int, int]:
+        """(width, height) of the full frame, whatever `image` was decoded at."""
+        return self.image.shape[1] * self.reduction, self.image.shape[0] * self.reduction
+
+    @functools.cached_property
+    def _full(self) -> np.ndarray:
+        return decode_photo(Path(self.ref.source), self.max_pixels)
+
+    def full_image(self) -> np.ndarray:
+        """The frame at its full size (decoded once more, and kept, when `image` is reduced)."""
+        return self.image if self.reduction == 1 else self._full
 
 
 # --- planning ---------------------------------------------------------------------------------------
@@ -298,9 +318,11 @@ def plan_video(
     srt = telemetry_for(path)
     if srt is None:
         raise MetadataError("no .SRT telemetry beside the video: its frames cannot be placed", str(path))
-    entries = [e for e in read_srt(srt) if e.lat is not None and e.lon is not None]
+    every = read_srt(srt)
+    entries = [e for e in every if e.lat is not None and e.lon is not None]
     if not entries:
         raise MetadataError("the telemetry holds no position", str(srt))
+    unplaced = [e.index for e in every if e.lat is None and {"lat", "lon"} & set(dict(e.unreadable))]
     fps, count, width, height = video_info(path)
     check_size(width, height, str(path), settings.max_pixels)
     digest, telemetry = file_sha256(path), file_sha256(srt)
@@ -310,6 +332,12 @@ def plan_video(
     if not inside:
         raise MetadataError(f"no frame lies within its telemetry's time span ({span})", str(path))
     notes = []
+    if unplaced:
+        shown = ", ".join(map(str, unplaced[:5])) + (" ..." if len(unplaced) > 5 else "")
+        notes.append(
+            f"{len(unplaced)} telemetry block(s) with an unreadable position (nan, inf or out of range: "
+            f"block {shown}) left out; frames there take their pose from the blocks around them"
+        )
     if len(inside) < count:
         notes.append(
             f"{count - len(inside)} of {count} frames lie outside the telemetry's time span ({span}): "
@@ -373,7 +401,7 @@ def interpolate_entry(
         t = (time_ms - a.start_ms) / span if span > 0 else 0.0
     near = a if t < 0.5 else b
     when = _time_at(dict(near.extra).get("datetime"), time_ms - near.start_ms)
-    return ImageMeta(
+    meta = ImageMeta(
         path=path,
         width=width,
         height=height,
@@ -391,6 +419,21 @@ def interpolate_entry(
         focal_mm=near.focal_mm,
         focal_35mm=near.focal_35mm,
     )
+    return _with_unreadable(meta, near, a, b)
+
+
+def _with_unreadable(meta: ImageMeta, near: SrtEntry, a: SrtEntry, b: SrtEntry) -> ImageMeta:
+    """The interpolated meta, naming the fields it lacks because a block around it could not be read (so
+    that no default stands in for them: pipeline.geo.pose_from_meta)."""
+    said = {**dict(a.unreadable), **dict(b.unreadable), **dict(near.unreadable)}
+    bad = tuple((name, what) for name, what in said.items() if getattr(meta, name, 0) is None)
+    if not bad:
+        return meta
+    blocks = sorted({a.index, b.index})
+    problems = tuple(
+        f"telemetry {name} unreadable ({what}) in block {'/'.join(map(str, blocks))}" for name, what in bad
+    )
+    return replace(meta, unreadable=bad, problems=problems)
 
 
 def _time_at(entry_time: str | None, offset_ms: float) -> str | None:
@@ -480,10 +523,21 @@ def close_readers() -> None:
     close_videos()
 
 
-def decode_photo(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
-    """A photo's pixels as H x W x 3 BGR. FrameError naming the file when the file itself is at fault (its
-    header declares more than `max_pixels`, checked before decoding; or it does not decode); a plain
-    PipelineError when it cannot be read (the machine's trouble, not the frame's)."""
+# OpenCV's flags for libjpeg's scaled decoding (the DCT computes only the reduced pixels).
+_REDUCED_FLAGS = {
+    1: "IMREAD_COLOR",
+    2: "IMREAD_REDUCED_COLOR_2",
+    4: "IMREAD_REDUCED_COLOR_4",
+    8: "IMREAD_REDUCED_COLOR_8",
+}
+
+
+def decode_photo(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS, reduction: int = 1) -> np.ndarray:
+    """A photo's pixels as H x W x 3 BGR, at 1/`reduction` of its size (1, 2, 4 or 8: each pixel the
+    decoder's average of a reduction x reduction block; the size must divide by it for that to be exact).
+    FrameError naming the file when the file itself is at fault (its header declares more than
+    `max_pixels`, checked before decoding; or it does not decode); a plain PipelineError when it cannot be
+    read (the machine's trouble, not the frame's)."""
     import cv2
     import numpy as np
 
@@ -500,7 +554,10 @@ def decode_photo(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray
         raise PipelineError(err.reason, str(path)) from None
     except OSError as err:
         raise PipelineError(f"cannot read: {err.strerror or err}", str(path)) from None
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if reduction not in _REDUCED_FLAGS:
+        raise PipelineError(f"decode reduction must be 1, 2, 4 or 8, not {reduction}", str(path))
+    flag = getattr(cv2, _REDUCED_FLAGS[reduction])
+    image = cv2.imdecode(data, flag) if data.size else None
     if image is None:
         raise FrameError("not a decodable image" if data.size else "empty file (0 bytes)", str(path))
     out: np.ndarray = image
@@ -537,21 +594,46 @@ def refuse_contradictions(ref: FrameRef, meta: ImageMeta | None) -> None:
         raise FrameError(conflict, ref.name)
 
 
+# How much smaller a frame may be decoded: (view, intrinsics, why no view, width, height) -> 1, 2, 4 or 8.
+# The detector's answer (pipeline.detect.detector.reduction_for, bound to a model and its settings).
+Reduction = Callable[[CameraView | None, Intrinsics | None, str, int, int], int]
+
+
 def load_frame(
-    ref: FrameRef, ground_elevation_m: float | None = None, max_pixels: int = DEFAULT_MAX_PIXELS
+    ref: FrameRef,
+    ground_elevation_m: float | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    reduction: Reduction | None = None,
 ) -> LoadedFrame:
     """Pixels and camera of one frame. FrameError naming the file when the frame's own bytes cannot be used
     (too many pixels declared, undecodable); PipelineError when the file cannot be read now. Missing or
-    unusable metadata is not an error (the frame is then searched without a pose, the reason recorded)."""
+    unusable metadata is not an error (the frame is then searched without a pose, the reason recorded).
+
+    With `reduction`, a photo is decoded as much smaller as it says the frame's camera allows (the
+    metadata, read first, gives the size and pose); video frames are always decoded whole."""
     from pipeline.detect.detector import camera_for
 
-    if ref.is_video:
-        assert ref.frame_index is not None
-        image = open_videos().read(ref.source, ref.frame_index)
+    if ref.is_video or reduction is None:
+        if ref.is_video:
+            assert ref.frame_index is not None
+            image = open_videos().read(ref.source, ref.frame_index)
+        else:
+            image = decode_photo(Path(ref.source), max_pixels)
+        meta, why = frame_meta(ref, max_pixels)
+        refuse_contradictions(ref, meta)
+        view, intr, why = camera_for(meta, ground_elevation_m, why)
+        factor = 1
     else:
-        image = decode_photo(Path(ref.source), max_pixels)
-    meta, why = frame_meta(ref, max_pixels)
-    refuse_contradictions(ref, meta)
-    view, intr, why = camera_for(meta, ground_elevation_m, why)
+        meta, why = frame_meta(ref, max_pixels)
+        view, intr, why = camera_for(meta, ground_elevation_m, why)
+        factor = 1
+        if meta is not None and meta.width and meta.height:
+            factor = reduction(view, intr, why, meta.width, meta.height)
+        image = decode_photo(Path(ref.source), max_pixels, factor)
+        refuse_contradictions(ref, meta)
+        expected = (meta.width, meta.height) if meta is not None else None
+        if factor > 1 and (image.shape[1] * factor, image.shape[0] * factor) != expected:
+            # The decoder turned the picture (EXIF orientation) or the header lied: search it whole.
+            image, factor = decode_photo(Path(ref.source), max_pixels), 1
     seen_at = (meta.captured_at if meta is not None else None) or ""
-    return LoadedFrame(ref, image, view, intr, why, seen_at)
+    return LoadedFrame(ref, image, view, intr, why, seen_at, factor, max_pixels)

@@ -44,6 +44,10 @@ class ImageMeta:
     rtk_std_lon_m: float | None = None
     rtk_std_hgt_m: float | None = None
     problems: tuple[str, ...] = ()
+    # (field, what the file held): a field the file states but whose value is no usable number (NaN, inf,
+    # junk, out of range). Such a field is None like a missing one, but it is never replaced by a default
+    # (a pitch that cannot be read is not "nadir"): pipeline.geo.pose_from_meta refuses the pose instead.
+    unreadable: tuple[tuple[str, str], ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """The `patrol meta --json` object (DESIGN.md field names, problems as a list)."""
@@ -96,6 +100,7 @@ class SrtEntry:
     focal_35mm: float | None = None
     satellites: int | None = None
     extra: tuple[tuple[str, str], ...] = ()  # other key/value pairs the layout carries (iso, shutter, ...)
+    unreadable: tuple[tuple[str, str], ...] = ()  # (field, what the block held): as ImageMeta.unreadable
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -122,6 +127,8 @@ class SrtEntry:
             if value is not None:
                 out[name] = value
         out.update(dict(self.extra))
+        if self.unreadable:
+            out["problems"] = [f"{name} unreadable ({what})" for name, what in self.unreadable]
         return out
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pipeline.config import DEFAULT_MAX_PIXELS
@@ -155,7 +155,7 @@ def image_meta_from_bytes(
     if lat is None and not any("GPS" in p for p in problems):
         problems.append("no GPS position")
     abs_alt = ex.alt_m if ex.alt_m is not None else xm.abs_alt_m
-    return ImageMeta(
+    meta = ImageMeta(
         path=path,
         width=width,
         height=height,
@@ -185,6 +185,9 @@ def image_meta_from_bytes(
         rtk_std_hgt_m=xm.rtk_std_hgt_m,
         problems=tuple(dict.fromkeys(problems)),
     )
+    # What XMP stated and could not be read, where no other source gave the field a value.
+    bad = tuple((name, what) for name, what in xm.unreadable if getattr(meta, name, 0) is None)
+    return replace(meta, unreadable=bad) if bad else meta
 
 
 def position_conflict(meta: ImageMeta) -> str | None:

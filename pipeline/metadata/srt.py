@@ -25,15 +25,20 @@ Choices (documented because the files do not say):
   24 mm equivalent); firmware that writes it x10 as an integer (`240`) is detected by "no decimal point and
   >= 100" and divided by 10. `fnum` written x100 (`280`) is detected by ">= 50" (no drone lens is f/50).
 - An entry whose position is exactly (0, 0) has no fix: lat/lon None.
+- A value written as `nan` or `inf`, or out of range (a latitude over 90, an angle over 360), is no value:
+  None, and named in the entry's `unreadable` so that no default stands in for it downstream (a gimbal
+  pitch that cannot be read is not "nadir": pipeline.geo.pose_from_meta).
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.errors import TelemetryError
+from pipeline.metadata.xmp import plausible
 from pipeline.types import SrtEntry
 
 _NUM = r"[-+]?\d+(?:\.\d+)?"
@@ -173,20 +178,27 @@ def _iso(m: re.Match[str]) -> str:
 
 
 def _entry(block: _Block, values: dict[str, float | None], extra: list[tuple[str, str]]) -> SrtEntry:
+    sats = values.pop("satellites", None)
+    # `nan`, `inf` and impossible values are no telemetry: never let them into a pose (module docstring).
+    unreadable: list[tuple[str, str]] = []
+    for name, value in values.items():
+        if value is not None and not (math.isfinite(value) and plausible(name, value)):
+            unreadable.append((name, f"{value:g}" if math.isfinite(value) else str(value)))
+            values[name] = None
     lat, lon = values.pop("lat", None), values.pop("lon", None)
-    if lat is not None and lon is not None and not (abs(lat) <= 90.0 and abs(lon) <= 180.0):
+    if (lat is None) != (lon is None):  # half a position is none
         lat = lon = None
     if lat == 0.0 and lon == 0.0:
         lat = lon = None
-    sats = values.pop("satellites", None)
     return SrtEntry(
         index=block.index,
         start_ms=block.start_ms,
         end_ms=block.end_ms,
         lat=lat,
         lon=lon,
-        satellites=int(sats) if sats is not None else None,
+        satellites=int(sats) if sats is not None and math.isfinite(sats) else None,
         extra=tuple(extra),
+        unreadable=tuple(unreadable),
         **values,
     )
 

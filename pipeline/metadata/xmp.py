@@ -64,6 +64,26 @@ class XmpFields:
     make: str | None = None
     model: str | None = None
     problems: tuple[str, ...] = ()
+    unreadable: tuple[tuple[str, str], ...] = ()  # (field, what was there): see ImageMeta.unreadable
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A property that is present but holds no usable number (`nan`, `inf`, junk, `1/0`): kept apart from
+    an absent one, because a default may stand in for an absent value and never for this."""
+
+    text: str
+
+
+Value = float | Unreadable | None
+
+
+def read_value(text: str | None) -> Value:
+    """parse_number, except that a non-empty text that is no finite number is Unreadable, not None."""
+    if text is None or not text.strip():
+        return None
+    value = parse_number(text)
+    return Unreadable(text.strip()[:40]) if value is None else value
 
 
 def parse_number(text: str | None) -> float | None:
@@ -171,11 +191,11 @@ def _lookup(flat: Flat, namespaces: Iterable[str] | None, *names: str) -> str | 
     return None
 
 
-def _vendor_dji(flat: Flat, namespaces: Iterable[str] | None) -> dict[str, float | None]:
+def _vendor_dji(flat: Flat, namespaces: Iterable[str] | None) -> dict[str, Value]:
     ns = list(namespaces) if namespaces is not None else None
 
-    def num(*names: str) -> float | None:
-        return parse_number(_lookup(flat, ns, *names))
+    def num(*names: str) -> Value:
+        return read_value(_lookup(flat, ns, *names))
 
     return {
         "lat": num("GpsLatitude", "GPSLatitude", "Latitude"),
@@ -199,9 +219,9 @@ def _vendor_dji(flat: Flat, namespaces: Iterable[str] | None) -> dict[str, float
     }
 
 
-def _vendor_skydio(flat: Flat) -> dict[str, float | None]:
-    def num(*names: str) -> float | None:
-        return parse_number(_lookup(flat, [SKYDIO_NS], *names))
+def _vendor_skydio(flat: Flat) -> dict[str, Value]:
+    def num(*names: str) -> Value:
+        return read_value(_lookup(flat, [SKYDIO_NS], *names))
 
     return {
         "lat": num("Latitude"),
@@ -214,9 +234,9 @@ def _vendor_skydio(flat: Flat) -> dict[str, float | None]:
     }
 
 
-def _vendor_parrot(flat: Flat) -> dict[str, float | None]:
-    def num(*names: str) -> float | None:
-        return parse_number(_lookup(flat, [PARROT_NS], *names))
+def _vendor_parrot(flat: Flat) -> dict[str, Value]:
+    def num(*names: str) -> Value:
+        return read_value(_lookup(flat, [PARROT_NS], *names))
 
     return {
         "gimbal_yaw_deg": num("CameraYawDegree"),
@@ -228,13 +248,13 @@ def _vendor_parrot(flat: Flat) -> dict[str, float | None]:
     }
 
 
-def _vendor_pix4d(flat: Flat) -> dict[str, float | None]:
+def _vendor_pix4d(flat: Flat) -> dict[str, Value]:
     namespaces = [PIX4D_NS, PIX4D_NS.rstrip("/")]
-    pitch = parse_number(_lookup(flat, namespaces, "Pitch"))
+    pitch = read_value(_lookup(flat, namespaces, "Pitch"))
     return {
-        "gimbal_yaw_deg": parse_number(_lookup(flat, namespaces, "Yaw")),
-        "gimbal_pitch_deg": None if pitch is None else pitch - 90.0,
-        "gimbal_roll_deg": parse_number(_lookup(flat, namespaces, "Roll")),
+        "gimbal_yaw_deg": read_value(_lookup(flat, namespaces, "Yaw")),
+        "gimbal_pitch_deg": pitch - 90.0 if isinstance(pitch, float) else pitch,
+        "gimbal_roll_deg": read_value(_lookup(flat, namespaces, "Roll")),
     }
 
 
@@ -243,7 +263,8 @@ _ANGLE_LIMIT = 360.0
 _ALT_LIMIT = 100_000.0
 
 
-def _plausible(name: str, value: float) -> bool:
+def plausible(name: str, value: float) -> bool:
+    """Whether a value of the field named `name` (XmpFields / ImageMeta / SrtEntry names) can be real."""
     if name in _LIMITS:
         return abs(value) <= _LIMITS[name]
     if name.endswith("_deg"):
@@ -258,7 +279,7 @@ def _plausible(name: str, value: float) -> bool:
 def xmp_fields_from_flat(flat: Flat) -> XmpFields:
     """Merge vendors field by field: DJI's namespace first, then Skydio, Parrot, DJI-style names elsewhere
     (newer Autel), Pix4D's Camera namespace last."""
-    sources: list[Callable[[], dict[str, float | None]]] = [
+    sources: list[Callable[[], dict[str, Value]]] = [
         lambda: _vendor_dji(flat, [DJI_NS]),
         lambda: _vendor_skydio(flat),
         lambda: _vendor_parrot(flat),
@@ -267,19 +288,28 @@ def xmp_fields_from_flat(flat: Flat) -> XmpFields:
     ]
     merged: dict[str, Any] = {}
     problems: list[str] = []
+    unreadable: dict[str, str] = {}
     for source in sources:
         for name, value in source().items():
             if value is None or merged.get(name) is not None:
                 continue
-            if not _plausible(name, value):
-                problems.append(f"XMP {name} out of range ({value:g})")
+            if isinstance(value, Unreadable):
+                what = repr(value.text)
+                problems.append(f"XMP {name} unreadable ({what}): not a number")
+            elif not plausible(name, value):
+                what = f"out of range ({value:g})"
+                problems.append(f"XMP {name} {what}")
+            else:
+                merged[name] = value
                 continue
-            merged[name] = value
+            unreadable.setdefault(name, what)
     merged["make"] = _lookup(flat, [TIFF_NS], "Make")
     merged["model"] = _lookup(flat, [TIFF_NS], "Model")
     known = {f.name for f in fields(XmpFields)}
     return XmpFields(
-        **{k: v for k, v in merged.items() if k in known}, problems=tuple(dict.fromkeys(problems))
+        **{k: v for k, v in merged.items() if k in known},
+        problems=tuple(dict.fromkeys(problems)),
+        unreadable=tuple((k, v) for k, v in unreadable.items() if merged.get(k) is None),
     )
 
 

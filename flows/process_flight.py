@@ -252,6 +252,23 @@ def _run_flight(
         "not_seen": push["not_seen"],
         "complete": pushed["frames_missing"] == 0,
         "errors": errors,
+        **frame_whys(outcomes),
+    }
+
+
+def frame_whys(outcomes: Sequence[FrameOutcome]) -> dict[str, Any]:
+    """How many frames were not searched at all, or searched without a pose (nothing they show has a place
+    on the map), and one line per such frame saying why: a frame with 0 detections is otherwise silent."""
+    lines = [f"{o.name}: not searched: {o.not_searched}" for o in outcomes if o.not_searched]
+    lines += [
+        f"{o.name}: searched, not placed: {o.not_placed}"
+        for o in outcomes
+        if o.not_placed and not o.not_searched
+    ]
+    return {
+        "frames_not_searched": sum(1 for o in outcomes if o.not_searched),
+        "frames_not_placed": sum(1 for o in outcomes if o.not_placed and not o.not_searched),
+        "not_searched": lines,
     }
 
 
@@ -294,6 +311,13 @@ def _summary_markdown(summary: dict[str, Any]) -> str:
     ]
     if summary["errors"]:
         lines += ["", "## Problems", ""] + [f"- `{e}`" for e in summary["errors"][:200]]
+    if summary["not_searched"]:
+        lines += [
+            "",
+            f"## Frames not searched ({summary['frames_not_searched']}) or not placed "
+            f"({summary['frames_not_placed']})",
+            "",
+        ] + [f"- `{line}`" for line in summary["not_searched"][:200]]
     return "\n".join(lines)
 
 
@@ -372,6 +396,7 @@ def _failed_flight(
         "not_seen": 0,
         "complete": False,
         "errors": [*errors, f"{folder}: {reason}"],
+        **frame_whys(()),
     }
 
 
@@ -386,7 +411,10 @@ def summarise(flights: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
         "detections": total("detections"),
         "cases_new": total("cases_new"),
         "cases_updated": total("cases_updated"),
+        "frames_not_searched": total("frames_not_searched"),
+        "frames_not_placed": total("frames_not_placed"),
         "errors": [e for f in flights for e in f["errors"]],
+        "not_searched": [line for f in flights for line in f["not_searched"]],
         "seconds": round(seconds, 2),
         "flights": flights,
     }

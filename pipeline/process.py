@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from pipeline.cases.ingest import PushResult
+    from pipeline.detect.detector import FrameDetections
     from pipeline.detect.model import Detector
     from pipeline.ingest import LoadedFrame
     from pipeline.types import Detection
@@ -84,6 +85,10 @@ class FrameOutcome:
     error: str | None = None
     reused: bool = False  # read back from an earlier run, not detected now
     seconds: float = 0.0
+    # Why a DONE frame's ground was not searched at all, or why what was found in it has no place on the map
+    # (searched without a pose); None when it was (why_not_searched, why_not_placed).
+    not_searched: str | None = None
+    not_placed: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -307,8 +312,40 @@ def detect_and_place(ref: FrameRef, job: ProcessJob, detector: Detector) -> tupl
         "sightings": [_sighting_json(s) for s in sightings],
         "coverage": None if cover is None else _coverage_json(cover),
         "notes": list(found.notes),
+        "searched_rows": list(found.searched_rows),
+        "not_searched": why_not_searched(frame, found),
+        "not_placed": why_not_placed(frame, found),
     }
     return len(found.detections), result
+
+
+def why_not_searched(frame: LoadedFrame, found: FrameDetections) -> str | None:
+    """Why no pixel of the frame was searched (None when some were): every row beyond the search range,
+    above the horizon or too coarse. A gimbal at or above the horizon (a fixed-wing or tilted frame) is
+    named, since that is what the pilot can change."""
+    top, bottom = found.searched_rows
+    if bottom > top:
+        return None
+    why = next((n for n in found.notes if n.startswith("nothing searched")), "nothing searched")
+    pitch = frame.view.pose.pitch_deg if frame.view is not None else None
+    if pitch is not None and pitch >= 0.0:
+        why = f"gimbal pitch {pitch:+.1f} degrees is at or above the horizon: {why}"
+    return why
+
+
+def why_not_placed(frame: LoadedFrame, found: FrameDetections) -> str | None:
+    """Why the frame's detections get no ground position (None when they do): no usable pose, and why (no
+    GPS, no height, a value the file holds that cannot be read ...), or metadata of another image shape."""
+    if found.georeferenced:
+        return None
+    if frame.view is None:
+        return f"no usable pose: {frame.why_no_pose or 'no metadata'}"
+    intr = frame.view.intrinsics
+    width, height = frame.size_px
+    return (
+        f"no usable pose: its metadata describes a {intr.width_px}x{intr.height_px} image, "
+        f"the pixels are {width}x{height}"
+    )
 
 
 def process_frame(ref: FrameRef, job: ProcessJob) -> FrameOutcome:
@@ -356,9 +393,17 @@ def not_the_frames_fault(ref: FrameRef, err: BaseException) -> str:
 
 
 def _outcome(ref: FrameRef, record: progress.FrameRecord, reused: bool) -> FrameOutcome:
-    n_sightings = len((record.result or {}).get("sightings", []))
+    result = record.result or {}
     return FrameOutcome(
-        ref.name, record.status, record.detections, n_sightings, record.error, reused, record.seconds
+        ref.name,
+        record.status,
+        record.detections,
+        len(result.get("sightings", [])),
+        record.error,
+        reused,
+        record.seconds,
+        not_searched=result.get("not_searched"),
+        not_placed=result.get("not_placed"),
     )
 
 

@@ -130,6 +130,8 @@ def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
         )
     for err in summary["errors"]:
         print(f"  problem: {err}")
+    for line in summary.get("not_searched", []):  # frames that are no error but found nothing placeable
+        print(f"  {line}")
     print(
         f"total: {summary['frames']} frames, {summary['detections']} detections, {summary['cases_new']} new "
         f"cases, {summary['cases_updated']} updated, {summary['seconds']} s"

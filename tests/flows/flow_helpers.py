@@ -20,13 +20,13 @@ SAMPLES = ROOT / "sample_flights"
 FAKE_PATROL = HERE / "patrol_with_fake.py"
 
 
-def copy_flight(name: str, dest: Path, photos: int | None = None) -> Path:
-    """A copy of a sample flight (media only), optionally cut to its first `photos` photos."""
+def copy_flight(name: str, dest: Path, photos: int | None = None, skip: int = 0) -> Path:
+    """A copy of a sample flight (media only), optionally cut to `photos` photos after the first `skip`."""
     src = SAMPLES / name
     dest.mkdir(parents=True, exist_ok=True)
     media = sorted(p for p in src.iterdir() if p.suffix.upper() in (".JPG", ".MP4", ".SRT"))
     jpgs = [p for p in media if p.suffix.upper() == ".JPG"]
-    keep = set(jpgs[:photos]) if photos is not None else set(jpgs)
+    keep = set(jpgs[skip : skip + photos]) if photos is not None else set(jpgs[skip:])
     for p in media:
         if p.suffix.upper() != ".JPG" or p in keep:
             shutil.copy2(p, dest / p.name)

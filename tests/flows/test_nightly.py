@@ -36,13 +36,13 @@ def test_nightly_processes_complete_new_flights_once_and_reports_the_rest(
     use_fake_model(monkeypatch)
     inbox = tmp_path / "inbox"
     uploaded = []
-    for name in ("mon", "tue", "wed"):
-        src = copy_flight("nadir_mapping", tmp_path / name, photos=2)
+    for k, name in enumerate(("mon", "tue", "wed")):  # each its own photos: uploads refuse a repeat
+        src = copy_flight("nadir_mapping", tmp_path / name, photos=2, skip=2 * k)
         assert main(["upload", str(src), "--inbox", str(inbox), "--json"]) == 0
         uploaded.append(_last_json(capsys))
     assert [len(u["files"]) for u in uploaded] == [2, 2, 2]  # type: ignore[arg-type]
     changed = Path(str(uploaded[2]["path"]))
-    (changed / "DJI_0003.JPG").write_bytes((changed / "DJI_0001.JPG").read_bytes())  # added after upload
+    (changed / "DJI_0009.JPG").write_bytes((changed / "DJI_0005.JPG").read_bytes())  # added after upload
     copy_flight("nadir_mapping", inbox / "by-hand", photos=1)  # copied in without an upload: no manifest
 
     argv = ["nightly", "--inbox", str(inbox), "--json", "--db", f"sqlite:///{tmp_path / 'c.sqlite3'}"]

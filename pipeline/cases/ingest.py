@@ -323,11 +323,12 @@ def _tag_new(
     flight_id: str,
     local_tz: str,
 ) -> None:
-    """New since (新增): earlier flights covered this ground adequately and did not see it (there was no
-    case here, or this one would have matched it), in enough views that an object there then would have
-    been seen (coverage.NEW_MISS_P, with the seen rate of this flight's views as the chance per view).
-    With no earlier adequate view it was there when the ground was first surveyed; with too few, neither
-    is claimed."""
+    """New since (新增): at least two earlier flights covered this ground adequately and did not see it
+    (there was no case here, or this one would have matched it), in enough views that an object there
+    then would have been seen (coverage.NEW_MISS_P, with the seen rate of this flight's views as the
+    chance per view; two flights because one flight's misses are not independent, as for absence). With
+    no earlier adequate view it was there when the ground was first surveyed; with too few, neither is
+    claimed."""
     first = min(parse_time(s.seen_at, local_tz) for s in group.sightings)
     margin = rule.coverage_margin_m(group.size_m, group.position_error_m)
     earlier = coverage.frames_covering(
@@ -337,15 +338,17 @@ def _tag_new(
         case.first_surveyed = True
         return
     rate = (case.evidence_seen + 1.0) / (case.evidence_covered + 2.0)
-    if (1.0 - rate) ** len(earlier) > coverage.NEW_MISS_P:
+    flights = {f.flight_id for f in earlier}
+    if len(flights) < 2 or (1.0 - rate) ** len(earlier) > coverage.NEW_MISS_P:
         return
     last = earlier[0]
     case.new_since, case.before_frame_id = last.seen_at, last.id
-    # The earlier flight's views are evidence too: it looked and did not see.
+    # The earlier flights' views are evidence too: they looked and did not see.
     by_flight: dict[str, list[Frame]] = defaultdict(list)
     for f in earlier:
         by_flight[f.flight_id].append(f)
-    coverage.record_views(session, case, last.flight_id, by_flight[last.flight_id], set())
+    for earlier_flight, looked in by_flight.items():
+        coverage.record_views(session, case, earlier_flight, looked, set())
 
 
 def _open_case(

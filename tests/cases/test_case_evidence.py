@@ -107,7 +107,13 @@ def test_new_since_the_last_flight_that_covered_the_ground(
 ) -> None:
     # Night 1 covers the ground around 0 m and sees nothing; night 2 sees a shed there and one 500 m away,
     # on ground no flight had covered before.
-    push(sessions, categories, tmp_path, [], frames=frames(square, "N1", NIGHT1, 3))
+    push(
+        sessions,
+        categories,
+        tmp_path,
+        [],
+        frames=frames(square, "N1", NIGHT1, 3) + frames(square, "N1b", NIGHT1, 2),
+    )
     night2 = [
         *frames(square, "N2", NIGHT2, 3),
         FrameCoverage("N2", "far.JPG", NIGHT2, square(500, 0, 60).footprint),
@@ -120,10 +126,11 @@ def test_new_since_the_last_flight_that_covered_the_ground(
     assert not new.first_surveyed
     with sessions() as s:
         before = s.get(Frame, new.before_frame_id)
-        assert before is not None and before.flight_id == "N1"
-        # The earlier flight's looks are evidence too: three views that did not see it.
+        assert before is not None and before.flight_id in ("N1", "N1b")
+        # The earlier flights' looks are evidence too: five views that did not see it.
         views = s.scalars(select(CaseViewRow).where(CaseViewRow.case_id == new.id)).all()
-        assert sorted((v.flight_id, v.seen) for v in views) == [("N1", False)] * 3 + [("N2", True)] * 3
+        got = sorted((v.flight_id, v.seen) for v in views)
+        assert got == [("N1", False)] * 3 + [("N1b", False)] * 2 + [("N2", True)] * 3
     assert old.new_since is None and old.first_surveyed
 
 
@@ -134,6 +141,17 @@ def test_too_few_earlier_looks_claim_neither_new_nor_existing(
     push(sessions, categories, tmp_path, [], frames=frames(square, "N1", NIGHT1, 1))
     tonight = frames(square, "N2", NIGHT2, 3)
     push(sessions, categories, tmp_path, seen_in(sighting, "N2", NIGHT2, [0]), frames=tonight)
+    case = one_case(sessions)
+    assert case.new_since is None and not case.first_surveyed
+
+
+def test_one_earlier_flight_is_not_enough_to_call_it_new(
+    sessions: Sessions, categories: CategoryConfig, tmp_path: Path, sighting: Make, square: Square
+) -> None:
+    # Six empty views, but all from one flight (a corridor can miss the same thing in every frame).
+    push(sessions, categories, tmp_path, [], frames=frames(square, "N1", NIGHT1, 6))
+    tonight = frames(square, "N2", NIGHT2, 3)
+    push(sessions, categories, tmp_path, seen_in(sighting, "N2", NIGHT2, [0, 1, 2]), frames=tonight)
     case = one_case(sessions)
     assert case.new_since is None and not case.first_surveyed
 
@@ -347,7 +365,13 @@ def test_merge_radius_follows_the_sightings_errors(
 def test_exports_carry_the_evidence(
     sessions: Sessions, categories: CategoryConfig, tmp_path: Path, sighting: Make, square: Square
 ) -> None:
-    push(sessions, categories, tmp_path, [], frames=frames(square, "N1", NIGHT1, 4))
+    push(
+        sessions,
+        categories,
+        tmp_path,
+        [],
+        frames=frames(square, "N1", NIGHT1, 2) + frames(square, "N1b", NIGHT1, 2),
+    )
     push(
         sessions,
         categories,

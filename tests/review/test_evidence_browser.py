@@ -1,9 +1,9 @@
 """Case evidence and change in the real browser (issue 12): the badges and the before/after pair on the case
 page, the low-evidence view beside the morning queue, and the evidence columns of the export.
 
-The world: the seeded review app plus, 2 km away, ground that night 1 covered with four real frames and
-saw nothing on, where night 2 saw a shed in two of its three frames (new), and a far, loosely placed
-sighting seen in one of seven frames (weak). Expected values come from that layout."""
+The world: the seeded review app plus, 2 km away, ground that two flights of night 1 covered with four real
+frames and saw nothing on, where night 2 saw a shed in two of its three frames (new), and a far, loosely
+placed sighting seen in one of seven frames (weak). Expected values come from that layout."""
 
 from __future__ import annotations
 
@@ -45,7 +45,8 @@ def _frame(world: World, flight: str, k: int) -> str:
 def _seed_change(world: World) -> tuple[int, int]:
     night1 = "2026-10-07T10:00:00+08:00"
     night2 = "2026-10-08T10:00:00+08:00"
-    cover1 = [FrameCoverage("N1", _frame(world, "N1", k), night1, _square(60.0)) for k in range(4)]
+    cover1 = [FrameCoverage("N1", _frame(world, "N1", k), night1, _square(60.0)) for k in range(2)]
+    cover1 += [FrameCoverage("N1b", _frame(world, "N1b", k), night1, _square(60.0)) for k in range(2, 4)]
     cover2 = [FrameCoverage("N2", _frame(world, "N2", k), night2, _square(60.0)) for k in range(3)]
     cover2 += [
         FrameCoverage("N2", f"flights/N2/far_{k}.JPG", night2, _square(150.0, 600.0)) for k in range(7)

@@ -148,13 +148,15 @@ def test_zones_import_list_remove(
     at: Callable[[float, float], tuple[float, float]],
 ) -> None:
     ring = [[*reversed(at(e, n))] for e, n in ((0, 0), (50, 0), (50, 40), (0, 40), (0, 0))]
+    polygon = {"type": "Polygon", "coordinates": [ring]}
+    multi = {"type": "MultiPolygon", "coordinates": [[ring]]}
     two = {
         "type": "FeatureCollection",
         "features": [
-            {"type": "Feature", "properties": {"name": "东区堆场"}, "geometry": {"type": "Polygon", "coordinates": [ring]}},
-            {"type": "Feature", "properties": {}, "geometry": {"type": "MultiPolygon", "coordinates": [[ring]]}},
+            {"type": "Feature", "properties": {"name": "东区堆场"}, "geometry": polygon},
+            {"type": "Feature", "properties": {}, "geometry": multi},
         ],
-    }  # fmt: skip
+    }
     path = tmp_path / "yards.geojson"
     path.write_text(json.dumps(two, ensure_ascii=False), encoding="utf-8")
     assert main(["zones", "import", str(path), "--reason", "合法堆场", "--db", db_url, "--json"]) == 0
@@ -178,7 +180,11 @@ def test_zones_import_list_remove(
         ('{"type": "FeatureCollection", "features": []}', "no polygons"),
         ('{"type": "Point", "coordinates": [113.7, 23.0]}', "must be a Polygon"),
         ('{"type": "Polygon", "coordinates": [[[113.7, 23.0], [113.8, 23.0], [113.7, 23.0]]]}', "at least 4"),
-        ('{"type": "Polygon", "coordinates": [[[413.7, 23.0], [113.8, 23.0], [113.8, 23.1], [413.7, 23.0]]]}', "not a longitude"),
+        (
+            '{"type": "Polygon", "coordinates": '
+            "[[[413.7, 23.0], [113.8, 23.0], [113.8, 23.1], [413.7, 23.0]]]}",
+            "not a longitude",
+        ),
     ],
 )  # fmt: skip
 def test_a_bad_zone_file_is_one_line_naming_it(

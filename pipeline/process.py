@@ -241,7 +241,7 @@ def sightings_for(
             footprint=det.footprint,
             size_m=det.size_m,
             position_error_m=det.position_error_m,
-            evidence_jpeg=_jpeg(crop(frame.image, det.xyxy_px)),
+            evidence_jpeg=_jpeg(crop(frame.full_image(), det.xyxy_px)),
         )
         stored, _ = store_evidence(data_root, sighting)
         assert stored is not None
@@ -264,7 +264,7 @@ def coverage_for(
         return None
     intr = frame.view.intrinsics
     # Rows are the decoded image's; the view may describe the same picture at another size.
-    scale = intr.height_px / frame.image.shape[0]
+    scale = intr.height_px / frame.size_px[1]
     box = (0.0, top * scale, float(intr.width_px), bottom * scale)
     try:
         footprint = tuple(geo.ground_polygon(frame.view, box, max_distance_m=max_distance_m))
@@ -285,11 +285,13 @@ def _write_still(image: np.ndarray, path: Path) -> None:
 
 def detect_and_place(ref: FrameRef, job: ProcessJob, detector: Detector) -> tuple[int, dict[str, Any]]:
     """(detections, result record) for one frame; PipelineError when its pixels cannot be used."""
-    from pipeline.detect.detector import detect_frame
+    from pipeline.detect.detector import detect_frame, reduction_rule
     from pipeline.ingest import load_frame
 
     data_root = Path(job.data_root)
-    frame = load_frame(ref, job.ground_elevation_m, job.ingest.max_pixels)
+    # Decoded as small as the detector allows; crops and stills come from the full pixels (full_image).
+    rule = reduction_rule(detector, job.detect)
+    frame = load_frame(ref, job.ground_elevation_m, job.ingest.max_pixels, rule)
     found = detect_frame(
         frame.image,
         frame.view,
@@ -298,11 +300,12 @@ def detect_and_place(ref: FrameRef, job: ProcessJob, detector: Detector) -> tupl
         path=ref.name,
         intrinsics=frame.intrinsics,
         why_no_pose=frame.why_no_pose,
+        reduction=frame.reduction,
     )
     frame_path = frame_path_for(ref, data_root)
     sightings = sightings_for(frame, found.detections, frame_path, data_root)
     if sightings and ref.is_video:
-        _write_still(frame.image, Path(frame_path))
+        _write_still(frame.full_image(), Path(frame_path))
     cover = (
         coverage_for(frame, frame_path, job.detect.max_ground_distance_m, found.searched_rows)
         if found.georeferenced

@@ -86,7 +86,7 @@ def _detector(args: argparse.Namespace) -> Any:
 
 def cmd_detect(args: argparse.Namespace) -> int:
     from pipeline.config import load_settings
-    from pipeline.detect.detector import detect_frame
+    from pipeline.detect.detector import detect_frame, reduction_rule
     from pipeline.ingest import load_frame, photo_ref
 
     settings = _settings(args)
@@ -96,7 +96,8 @@ def cmd_detect(args: argparse.Namespace) -> int:
     for name in args.images:
         try:
             # The one ingest: the header's pixel count is checked before decoding, as in `patrol process`.
-            frame = load_frame(photo_ref(Path(name)), args.ground_elevation, max_pixels)
+            rule = reduction_rule(detector, settings)
+            frame = load_frame(photo_ref(Path(name)), args.ground_elevation, max_pixels, rule)
             result = detect_frame(
                 frame.image,
                 frame.view,
@@ -105,6 +106,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
                 path=name,
                 intrinsics=frame.intrinsics,
                 why_no_pose=frame.why_no_pose,
+                reduction=frame.reduction,
             )
         except PipelineError as err:
             failed += 1

@@ -15,7 +15,7 @@ object (its near half) and cancelling most of the relief displacement of a stand
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,15 @@ import numpy as np
 from pipeline import geo, position_error
 from pipeline.detect.merge import FrameBoxes, merge, to_frame
 from pipeline.detect.model import Detector
-from pipeline.detect.scale import ScaleLimits, ScalePlan, fallback_plans, plan_scales
+from pipeline.detect.scale import (
+    ScaleLimits,
+    ScalePlan,
+    decode_reduction,
+    fallback_plans,
+    plan_scales,
+    snap_to_reduction,
+)
+from pipeline.detect.stages import StageClock
 from pipeline.detect.tiling import TileWindow, batches, plan_tiles
 from pipeline.errors import GeoreferenceError, MetadataError, ModelError, PipelineError
 from pipeline.types import CameraView, Detection, ImageMeta, Intrinsics
@@ -123,6 +131,9 @@ class FrameDetections:
     seconds: float
     notes: tuple[str, ...] = field(default=())
     searched_rows: tuple[int, int] = (0, 0)  # [top, bottom) of the frame; the rest is beyond the limits
+    # (stage, seconds) of this frame: plan, rescale, tile, network, merge, place (pipeline.detect.stages).
+    stage_seconds: tuple[tuple[str, float], ...] = field(default=())
+    reduction: int = 1  # the pixels searched were decoded at 1/reduction of the frame's size
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -137,6 +148,7 @@ class FrameDetections:
             "seconds": round(self.seconds, 3),
             "searched_rows": list(self.searched_rows),
             "notes": list(self.notes),
+            "reduction": self.reduction,
         }
 
 
@@ -224,20 +236,63 @@ def _search(
     windows: list[TileWindow],
     detector: Detector,
     settings: DetectSettings,
+    reduction: int = 1,
+    clock: StageClock | None = None,
 ) -> FrameBoxes:
-    """Every tile through the detector, batch by batch; one box per object in frame pixels, best first."""
-    tile, width = detector.imgsz, image.shape[1]
+    """Every tile through the detector, batch by batch; one box per object in frame pixels, best first.
+    `image` is the frame at 1/`reduction` of the plan's size."""
+    clock = clock or StageClock()
+    tile, width = detector.imgsz, plan.width_px
     minimum = settings.thresholds(detector.classes, detector.min_score)
     parts = []
-    for pixels, chunk in batches(image, plan, windows, tile, settings.batch):
-        found = detector(pixels, float(minimum.min()), settings.iou)
-        for dets, win in zip(found, chunk, strict=True):
-            parts.append(to_frame(dets, win, plan.strips[win.strip], width, tile, settings.edge_px))
-    merged = merge(FrameBoxes.concat(parts), settings.iou, settings.ios)
-    # Each class at its own minimum (the network was asked for the lowest of them).
-    order = np.flatnonzero(merged.score >= minimum[merged.cls.astype(int)])
-    order = order[np.argsort(-merged.score[order], kind="stable")]
-    return FrameBoxes(merged.xyxy[order], merged.score[order], merged.cls[order], merged.cut[order])
+    for pixels, chunk in batches(image, plan, windows, tile, settings.batch, reduction, clock):
+        with clock("network"):
+            found = detector(pixels, float(minimum.min()), settings.iou)
+        with clock("merge"):
+            for dets, win in zip(found, chunk, strict=True):
+                parts.append(to_frame(dets, win, plan.strips[win.strip], width, tile, settings.edge_px))
+    with clock("merge"):
+        merged = merge(FrameBoxes.concat(parts), settings.iou, settings.ios)
+        # Each class at its own minimum (the network was asked for the lowest of them).
+        order = np.flatnonzero(merged.score >= minimum[merged.cls.astype(int)])
+        order = order[np.argsort(-merged.score[order], kind="stable")]
+        return FrameBoxes(merged.xyxy[order], merged.score[order], merged.cls[order], merged.cut[order])
+
+
+def search_plan(
+    view: CameraView | None,
+    width: int,
+    height: int,
+    detector: Detector,
+    settings: DetectSettings = DetectSettings(),
+    intrinsics: Intrinsics | None = None,
+    why_no_pose: str = "",
+) -> ScalePlan:
+    """Every strip a width x height frame with this camera is searched in (all fallback passes together when
+    there is no usable pose): what detect_frame plans, before any pixel is decoded."""
+    tile = detector.imgsz
+    overlap = round(settings.overlap * tile)
+    return plan_scales(
+        view, width, height, detector.gsd_m, tile, overlap, settings.limits(), intrinsics, why_no_pose
+    )
+
+
+def reduction_for(
+    view: CameraView | None,
+    width: int,
+    height: int,
+    detector: Detector,
+    settings: DetectSettings = DetectSettings(),
+    intrinsics: Intrinsics | None = None,
+    why_no_pose: str = "",
+) -> int:
+    """How much smaller (1, 2, 4 or 8) a width x height frame may be decoded for detect_frame to search it
+    as it would the full pixels: every strip it searches is shrunk at least that much anyway."""
+    if view is not None:
+        view = _fit_view(view, width, height)
+        if view is None:
+            intrinsics = None
+    return decode_reduction(search_plan(view, width, height, detector, settings, intrinsics, why_no_pose))
 
 
 def detect_frame(
@@ -249,14 +304,21 @@ def detect_frame(
     path: str = "",
     intrinsics: Intrinsics | None = None,
     why_no_pose: str = "",
+    reduction: int = 1,
 ) -> FrameDetections:
     """Detect in one frame (H x W x 3 uint8 BGR). `view` None: no usable pose (`why_no_pose` says why); the
-    frame is then searched at the fallback scale (from `intrinsics` when known) and not georeferenced."""
+    frame is then searched at the fallback scale (from `intrinsics` when known) and not georeferenced.
+
+    `reduction` > 1: `image` is the frame decoded at 1/reduction of its size (reduction_for says how far
+    that may go); the frame is planned, and its boxes reported, in the full frame's pixels all the same."""
     started = time.perf_counter()
     settings.check()
     if image.ndim != 3 or image.shape[2] != 3:
         raise ModelError(f"expected an H x W x 3 colour image, got shape {image.shape}", path or None)
-    height, width = image.shape[:2]
+    if reduction not in (1, 2, 4, 8):
+        raise ModelError(f"decode reduction must be 1, 2, 4 or 8, not {reduction}", path or None)
+    clock = StageClock()
+    height, width = image.shape[0] * reduction, image.shape[1] * reduction
     notes: list[str] = []
     if view is not None:
         notes.extend(view.notes)
@@ -268,21 +330,24 @@ def detect_frame(
     tile = detector.imgsz
     overlap = round(settings.overlap * tile)
     if view is None:
-        return _detect_unposed(image, detector, settings, path, intrinsics, why_no_pose, notes, started)
-    plan = plan_scales(
-        view, width, height, detector.gsd_m, tile, overlap, settings.limits(), intrinsics, why_no_pose
-    )
-    notes.extend(plan.notes)
-    windows = plan_tiles(plan, tile, overlap)
-    merged = _search(image, plan, windows, detector, settings)
-    if view is not None:
+        return _detect_unposed(
+            image, detector, settings, path, intrinsics, why_no_pose, notes, started, reduction, clock
+        )
+    with clock("plan"):
+        plan = plan_scales(
+            view, width, height, detector.gsd_m, tile, overlap, settings.limits(), intrinsics, why_no_pose
+        )
+        _check_reduction(plan, reduction, path)
+        plan = snap_to_reduction(plan, reduction)
+        notes.extend(plan.notes)
+        windows = plan_tiles(plan, tile, overlap)
+    merged = _search(image, plan, windows, detector, settings, reduction, clock)
+    with clock("place"):
         found_list, dropped = georeference(
             merged, view, detector.classes, path, settings.max_ground_distance_m
         )
-        if dropped:
-            notes.append(f"{dropped} detection(s) beyond {settings.max_ground_distance_m:g} m not reported")
-    else:
-        found_list = []
+    if dropped:
+        notes.append(f"{dropped} detection(s) beyond {settings.max_ground_distance_m:g} m not reported")
     return FrameDetections(
         path=path,
         width_px=width,
@@ -295,7 +360,33 @@ def detect_frame(
         seconds=time.perf_counter() - started,
         notes=tuple(notes),
         searched_rows=plan.searched_rows,
+        stage_seconds=clock.items(),
+        reduction=reduction,
     )
+
+
+def reduction_rule(
+    detector: Detector, settings: DetectSettings = DetectSettings()
+) -> Callable[[CameraView | None, Intrinsics | None, str, int, int], int]:
+    """reduction_for bound to a detector and its settings, in the shape pipeline.ingest.load_frame takes."""
+
+    def rule(
+        view: CameraView | None, intrinsics: Intrinsics | None, why: str, width: int, height: int
+    ) -> int:
+        return reduction_for(view, width, height, detector, settings, intrinsics, why)
+
+    return rule
+
+
+def _check_reduction(plan: ScalePlan, reduction: int, path: str) -> None:
+    """Pixels decoded smaller than the plan allows would be searched coarser than the model was trained at:
+    a caller's mistake, refused rather than silently losing small objects."""
+    if reduction > decode_reduction(plan):
+        raise ModelError(
+            f"pixels decoded at 1/{reduction} but the frame's search plan allows at most "
+            f"1/{decode_reduction(plan)}",
+            path or None,
+        )
 
 
 def _detect_unposed(
@@ -307,26 +398,33 @@ def _detect_unposed(
     why_no_pose: str,
     notes: list[str],
     started: float,
+    reduction: int = 1,
+    clock: StageClock | None = None,
 ) -> FrameDetections:
     """A frame with no usable pose: one search per assumed ground resolution, boxes whose implied ground size
     is implausible for their class dropped, then one box per object across the passes (the best score
     wins; it says which resolution found it)."""
     import cv2
 
-    height, width = image.shape[:2]
+    clock = clock or StageClock()
+    height, width = image.shape[0] * reduction, image.shape[1] * reduction
     tile = detector.imgsz
     overlap = round(settings.overlap * tile)
-    plans = fallback_plans(
-        width, height, detector.gsd_m, tile, overlap, settings.limits(), intrinsics, why_no_pose
-    )
+    with clock("plan"):
+        plans = fallback_plans(
+            width, height, detector.gsd_m, tile, overlap, settings.limits(), intrinsics, why_no_pose
+        )
+        whole = ScalePlan(width, height, tuple(st for p in plans for st in p.strips), True)
+        _check_reduction(whole, reduction, path)
     found: list[Detection] = []
     strips = tiles = implausible = 0
     for plan in plans:
+        plan = snap_to_reduction(plan, reduction)
         notes.extend(plan.notes)
         windows = plan_tiles(plan, tile, overlap)
         strips, tiles = strips + len(plan.strips), tiles + len(windows)
         assumed = plan.strips[0].gsd_m if plan.strips else None
-        boxes = _search(image, plan, windows, detector, settings)
+        boxes = _search(image, plan, windows, detector, settings, reduction, clock)
         for b, sc, c in zip(boxes.xyxy, boxes.score, boxes.cls, strict=True):
             name = _class_name(detector.classes, int(c))
             size = None if assumed is None else float(max(b[2] - b[0], b[3] - b[1])) * assumed
@@ -361,6 +459,8 @@ def _detect_unposed(
         seconds=time.perf_counter() - started,
         notes=tuple(notes),
         searched_rows=(0, height) if plans else (0, 0),
+        stage_seconds=clock.items(),
+        reduction=reduction,
     )
 
 

@@ -284,11 +284,13 @@ def run_flight(
     settings: DetectSettings,
     prefix: str | None = None,
     ingest: IngestSettings | None = None,
+    decode_reduced: bool = True,
 ) -> FlightRun:
     """Detect in every frame of a simulated flight folder (photos, or a video with its SRT), read through the
     one ingest `patrol process` uses (pipeline.ingest), every video frame by default: the same frames,
-    poses (from the telemetry by time) and pixels production sees, only sampled more densely."""
-    from pipeline.detect.detector import detect_frame
+    poses (from the telemetry by time) and pixels production sees, only sampled more densely.
+    `decode_reduced` False: every photo decoded whole (the bench's before/after of scaled decoding)."""
+    from pipeline.detect.detector import detect_frame, reduction_rule
     from pipeline.ingest import SAMPLE_EVERY, IngestSettings, close_readers, load_frame, plan_flight
 
     truth = load_truth(folder / "truth.geojson", f"{folder.name}/" if prefix is None else prefix)
@@ -303,7 +305,8 @@ def run_flight(
         for ref in plan.frames:
             path = ref.name if ref.frame_index is None else f"{ref.source}#{ref.frame_index + 1}"
             try:
-                frame = load_frame(ref, max_pixels=ingest.max_pixels)
+                rule = reduction_rule(detector, settings) if decode_reduced else None
+                frame = load_frame(ref, max_pixels=ingest.max_pixels, reduction=rule)
                 result = detect_frame(
                     frame.image,
                     frame.view,
@@ -312,6 +315,7 @@ def run_flight(
                     path=path,
                     intrinsics=frame.intrinsics,
                     why_no_pose=frame.why_no_pose,
+                    reduction=frame.reduction,
                 )
             except PipelineError as err:
                 errors.append(str(err) if err.path else f"{path}: {err.reason}")

@@ -252,3 +252,40 @@ def _scaled_size(width: int, top: int, bottom: int, scale: float, tile: int) -> 
     # Whole-pixel rows can make a strip a pixel taller than a tile after rescaling; squeezing that pixel
     # (0.3 % at 320 px) beats a second row of tiles.
     return max(1, round(width * scale)), max(1, min(tile, round((bottom - top) * scale)))
+
+
+# libjpeg decodes a JPEG at 1/2, 1/4 or 1/8 of its size for little more than the entropy decoding: its
+# inverse DCT then computes only the pixels asked for.
+REDUCTIONS = (8, 4, 2)
+
+
+def decode_reduction(plan: ScalePlan) -> int:
+    """The largest factor (8, 4, 2, else 1) the frame may be decoded smaller by for this plan: every strip
+    is shrunk by at least that much in both directions anyway, and the frame's size divides by it (so each
+    reduced pixel is exactly a block of the original's: boxes keep mapping to original pixels exactly)."""
+    if not plan.strips:
+        return 1
+    shrink = min(
+        min(plan.width_px / s.size_px[0], (s.bottom_px - s.top_px) / s.size_px[1]) for s in plan.strips
+    )
+    for k in REDUCTIONS:
+        if shrink >= k and plan.width_px % k == 0 and plan.height_px % k == 0:
+            return k
+    return 1
+
+
+def snap_to_reduction(plan: ScalePlan, reduction: int) -> ScalePlan:
+    """The plan with each strip's rows widened to multiples of `reduction` (at most reduction - 1 rows each
+    way; its rescaled size unchanged), so a frame decoded at 1/`reduction` holds exactly those rows."""
+    if reduction == 1:
+        return plan
+    strips = tuple(
+        Strip(
+            s.top_px // reduction * reduction,
+            min(-(-s.bottom_px // reduction) * reduction, plan.height_px),
+            s.size_px,
+            s.gsd_m,
+        )
+        for s in plan.strips
+    )
+    return ScalePlan(plan.width_px, plan.height_px, strips, plan.fallback, plan.notes)

@@ -8,6 +8,7 @@ an object that the neighbour sees too, which the merge step needs to know.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -15,6 +16,7 @@ import cv2
 import numpy as np
 
 from pipeline.detect.scale import ScalePlan, Strip
+from pipeline.detect.stages import StageClock
 
 PAD_VALUE = 114  # the grey ultralytics pads with, so padding looks like what the model saw in training
 
@@ -70,9 +72,13 @@ def shrink_area(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return out
 
 
-def resize_strip(image: np.ndarray, strip: Strip) -> np.ndarray:
-    """The strip's rows at its scale: area averaging to shrink (as training did), linear to enlarge."""
-    rows = image[strip.top_px : strip.bottom_px]
+def resize_strip(image: np.ndarray, strip: Strip, reduction: int = 1) -> np.ndarray:
+    """The strip's rows at its scale: area averaging to shrink (as training did), linear to enlarge.
+
+    `image` may be the frame decoded at 1/`reduction` of its size (libjpeg's scaled decoding); the strip's
+    rows are then multiples of `reduction` (scale.snap_to_reduction) and are taken from the reduced rows."""
+    top, bottom = strip.top_px // reduction, -(-strip.bottom_px // reduction)
+    rows = image[top:bottom]
     w, h = strip.size_px
     if (w, h) == (rows.shape[1], rows.shape[0]):
         return rows
@@ -83,19 +89,32 @@ def resize_strip(image: np.ndarray, strip: Strip) -> np.ndarray:
 
 
 def batches(
-    image: np.ndarray, plan: ScalePlan, windows: list[TileWindow], tile_px: int, batch: int
+    image: np.ndarray,
+    plan: ScalePlan,
+    windows: list[TileWindow],
+    tile_px: int,
+    batch: int,
+    reduction: int = 1,
+    clock: StageClock | None = None,
 ) -> Iterator[tuple[np.ndarray, list[TileWindow]]]:
     """(B, tile, tile, 3) uint8 arrays of the windows' pixels, in order, `batch` at a time.
 
-    Each strip is rescaled once, when its first tile is cut (windows come strip by strip).
+    Each strip is rescaled once, when its first tile is cut (windows come strip by strip). `image` is the
+    frame at 1/`reduction` of the plan's size (see resize_strip); `clock` gets "rescale" and "tile" time.
     """
+    clock = clock or StageClock()
     current: tuple[int, np.ndarray] | None = None
     for start in range(0, len(windows), batch):
         chunk = windows[start : start + batch]
+        started, rescaled = time.perf_counter(), clock.seconds.get("rescale", 0.0)
         out = np.full((len(chunk), tile_px, tile_px, 3), PAD_VALUE, dtype=np.uint8)
         for i, win in enumerate(chunk):
             if current is None or current[0] != win.strip:
-                current = (win.strip, resize_strip(image, plan.strips[win.strip]))
+                with clock("rescale"):
+                    current = (win.strip, resize_strip(image, plan.strips[win.strip], reduction))
             piece = current[1][:tile_px, win.x0_px : win.x0_px + tile_px]
             out[i, : piece.shape[0], : piece.shape[1]] = piece
+        # Rescaling done inside this batch is counted once, under "rescale", not under "tile" too.
+        inside = clock.seconds.get("rescale", 0.0) - rescaled
+        clock.add("tile", time.perf_counter() - started - inside)
         yield out, chunk

@@ -29,6 +29,7 @@ from pipeline.cases import coverage, lifecycle, zones
 from pipeline.cases.categories import CategoryConfig
 from pipeline.cases.evidence import store_evidence
 from pipeline.cases.models import Case, CaseEvent, Flight, Frame, QueueLock, SightingRow, Zone
+from pipeline.config import DEFAULT_TZ
 from pipeline.errors import CaseError
 from pipeline.types import FrameCoverage, Sighting
 
@@ -97,7 +98,7 @@ def push_sightings(
     data_root: Path,
     frames: Sequence[FrameCoverage] = (),
     closed_seen_again: str = "new_linked",
-    local_tz: str = "Asia/Shanghai",
+    local_tz: str = DEFAULT_TZ,
     now: datetime | None = None,
 ) -> PushResult:
     """Put one or more flights' sightings into the queue; the caller commits. See the module docstring."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from pipeline.cases.lifecycle import CaseChanged
@@ -28,10 +28,16 @@ from pipeline.review.auth import (
 from pipeline.review.files import file_url
 from pipeline.review.filters import queue_filter
 
+# Numbers at the edge: a case id is a 32-bit integer in the database, and no queue has a million pages of
+# 100; anything beyond is a 422 naming the parameter, never an overflow in the database driver (a 500).
+MAX_CASE_ID = 2**31 - 1
+MAX_PAGE = 1_000_000
+CaseId = Annotated[int, Path(ge=1, le=MAX_CASE_ID)]
+
 
 class ActionBody(BaseModel):
     note: str | None = Field(default=None, max_length=2000)
-    of: int | None = None
+    of: int | None = Field(default=None, ge=1, le=MAX_CASE_ID)
     to_user: str | None = Field(default=None, max_length=64)
     department: str | None = Field(default=None, max_length=64)
     due: date | None = None
@@ -66,7 +72,7 @@ def router(max_files: int) -> APIRouter:
         since: Annotated[str | None, Query(max_length=10)] = None,
         until: Annotated[str | None, Query(max_length=10)] = None,
         sort: str = "priority",
-        page: int = 0,
+        page: Annotated[int, Query(ge=0, le=MAX_PAGE)] = 0,
         evidence: Annotated[str, Query(max_length=8)] = "strong",
     ) -> dict[str, Any]:
         """The queue: `status` (repeatable; `open` by default, or `all`), `class`, `flight`, `since`/`until`
@@ -83,7 +89,7 @@ def router(max_files: int) -> APIRouter:
         return {"total": total, "counts": counts, "cases": [v.as_dict() for v in rows]}
 
     @r.get("/cases/{case_id}", dependencies=[reviewer], tags=["cases"])
-    def case(request: Request, case_id: int) -> dict[str, Any]:
+    def case(request: Request, case_id: CaseId) -> dict[str, Any]:
         """One case with its history, sightings, and URLs of its evidence crop and full frame."""
         root = request.app.state.settings.data_root
         try:
@@ -122,7 +128,7 @@ def router(max_files: int) -> APIRouter:
     @r.post("/cases/{case_id}/actions/{action}", dependencies=csrf, tags=["cases"])
     def action(
         request: Request,
-        case_id: int,
+        case_id: CaseId,
         action: str,
         viewer: ReviewerViewer,
         body: ActionBody | None = None,

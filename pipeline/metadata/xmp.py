@@ -160,17 +160,52 @@ def flatten_xmp_checked(root: Element) -> tuple[Flat, bool]:
     return out, too_deep
 
 
-_PATTERN_ATTR = re.compile(r'drone-dji:(\w+)\s*=\s*"([^"]*)"')
-_PATTERN_ELEM = re.compile(r"<drone-dji:(\w+)>([^<]*)</drone-dji:\1>")
+# Recovery from packets that are not well-formed XML (exiftool reads these too; damaged thermal packets from
+# DJI's Zenmuse XT series are one source): properties as `prefix:Name="value"` (either quote) or
+# `<prefix:Name ...>value</prefix:Name >`, their namespace from the packet's own `xmlns:` declarations (DJI's
+# for an undeclared `drone-dji:`). No entity is expanded: only XML's five predefined ones and numeric
+# character references are decoded, as any XML reader would.
+_DECLARED = re.compile(r"""xmlns:([\w.-]+)\s*=\s*(["'])(.*?)\2""", re.DOTALL)
+_PATTERN_ATTR = re.compile(r"""(?<![\w.:-])([A-Za-z][\w.-]*):(\w+)\s*=\s*(["'])(.*?)\3""", re.DOTALL)
+_PATTERN_ELEM = re.compile(r"<([A-Za-z][\w.-]*):(\w+)(?:\s[^<>]*)?>([^<]*)</\1:\2\s*>")
+_CHAR_REF = re.compile(r"&(?:#(\d{1,7})|#x([0-9A-Fa-f]{1,6})|(amp|lt|gt|quot|apos));")
+_PREDEFINED = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
+_KNOWN_PREFIXES = {"drone-dji": DJI_NS, "tiff": TIFF_NS, "drone-skydio": SKYDIO_NS, "drone-parrot": PARROT_NS}
+_STRUCTURE_PREFIXES = {"xmlns", "rdf", "x", "xml"}
+
+
+def _unescape(text: str) -> str:
+    def one(m: re.Match[str]) -> str:
+        dec, hexa, name = m.groups()
+        if name:
+            return _PREDEFINED[name]
+        code = int(dec) if dec else int(hexa, 16)
+        return chr(code) if 0 < code <= 0x10FFFF else m.group(0)
+
+    return _CHAR_REF.sub(one, text)
+
+
+def _packet_text(packet: bytes) -> str:
+    if packet.startswith((b"\xff\xfe", b"\xfe\xff")) or packet[1:2] == b"\x00" or packet[:1] == b"\x00":
+        return packet.decode("utf-16-be" if packet[:1] == b"\x00" else "utf-16", "replace")
+    return packet.decode("utf-8", "replace")
 
 
 def _flatten_by_pattern(packet: bytes) -> Flat:
-    """Last resort for packets that are not well-formed XML: DJI's prefixed properties by pattern."""
-    text = packet.decode("utf-8", "replace")
+    """Last resort for packets that are not well-formed XML: prefixed properties by pattern (above)."""
+    text = _packet_text(packet)
+    declared = {prefix: uri for prefix, _, uri in _DECLARED.findall(text)}
+
+    def namespace(prefix: str) -> str:
+        return declared.get(prefix) or _KNOWN_PREFIXES.get(prefix, "")
+
     out: Flat = {}
-    for pattern in (_PATTERN_ATTR, _PATTERN_ELEM):
-        for name, value in pattern.findall(text):
-            out.setdefault((DJI_NS, name), value.strip())
+    for prefix, name, _, value in _PATTERN_ATTR.findall(text):
+        if prefix not in _STRUCTURE_PREFIXES:
+            out.setdefault((namespace(prefix), name), _unescape(value).strip())
+    for prefix, name, value in _PATTERN_ELEM.findall(text):
+        if prefix not in _STRUCTURE_PREFIXES and value.strip():
+            out.setdefault((namespace(prefix), name), _unescape(value).strip())
     return out
 
 
@@ -326,10 +361,14 @@ def parse_xmp(packet: bytes) -> XmpFields:
     except DefusedXmlException as exc:
         # A DTD or entity declaration in XMP is never legitimate: refuse it without guessing at the values.
         return XmpFields(problems=(f"XMP refused: {type(exc).__name__}",))
-    except (ParseError, ValueError, UnicodeError):
+    except (ParseError, ValueError, UnicodeError) as exc:
         flat = _flatten_by_pattern(data)
         fields_ = xmp_fields_from_flat(flat)
-        note = "XMP not well-formed" + ("; DJI tags read by pattern" if flat else "")
+        why = " ".join(str(exc).split())[:80]
+        found = [f.name for f in fields(XmpFields) if f.name != "problems" and getattr(fields_, f.name)]
+        note = f"XMP not well-formed ({why})" + (
+            f"; recovered by pattern: {', '.join(found)}" if found else "; nothing recovered"
+        )
         return XmpFields(**{**_as_kwargs(fields_), "problems": (note, *fields_.problems)})
     flat, too_deep = flatten_xmp_checked(root)
     fields_ = xmp_fields_from_flat(flat)

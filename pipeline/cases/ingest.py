@@ -58,8 +58,12 @@ class PushResult:
 
 
 def sighting_key(s: Sighting) -> str:
+    """Flight, frame, class, box and where it was placed: the same detection pushed again is the same row,
+    and one placed elsewhere (the flight's telemetry was corrected) is a new one that supersedes it."""
     box = ",".join(f"{v:.1f}" for v in s.xyxy_px)
-    return hashlib.sha256(f"{s.flight_id}\0{s.frame_path}\0{s.class_name}\0{box}".encode()).hexdigest()
+    where = f"{s.lat:.6f},{s.lon:.6f}"
+    text = f"{s.flight_id}\0{s.frame_path}\0{s.class_name}\0{box}\0{where}"
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def parse_time(text: str, local_tz: str) -> datetime:
@@ -199,10 +203,31 @@ def _push_flight(
         existing.update(session.scalars(select(SightingRow.key).where(SightingRow.key.in_(chunk))))
     fresh = [s for k, s in keyed.items() if k not in existing]
     skipped = len(sightings) - len(fresh)
-    # Cases this flight already put sightings on (an earlier, partial push of the same flight).
-    seen_ids: set[int] = set(
-        session.scalars(select(SightingRow.case_id).where(SightingRow.flight_id == flight_id).distinct())
+    # Rows this flight stored earlier for the frames pushed now that this push no longer holds: placed
+    # with telemetry since corrected (or under an older key). They are replaced below.
+    pushed = sorted(
+        {frames[p].id for p in {s.frame_path for s in sightings} | {c.frame_path for c in coverage_list}}
     )
+    stale: list[SightingRow] = []
+    for frame_ids in _chunks(pushed):
+        stale.extend(
+            r
+            for r in session.scalars(
+                select(SightingRow).where(
+                    SightingRow.flight_id == flight_id, SightingRow.frame_id.in_(frame_ids)
+                )
+            )
+            if r.key not in keyed
+        )
+    stale_ids = {r.id for r in stale}
+    # Cases this flight already put sightings on (an earlier, partial push of the same flight).
+    seen_ids: set[int] = {
+        case_id
+        for row_id, case_id in session.execute(
+            select(SightingRow.id, SightingRow.case_id).where(SightingRow.flight_id == flight_id)
+        )
+        if row_id not in stale_ids
+    }
 
     rules, default_rule = categories.merge_rules(), categories.default_rule()
     groups = dedupe.group_sightings(fresh, rules, default_rule)
@@ -284,11 +309,77 @@ def _push_flight(
         seen_ids.add(case.id)
         touched.append(case)
 
+    _supersede(session, stale, keyed, flight_id, now)
     not_seen = _record_not_seen(session, flight_id, usable, frames, seen_ids, categories, now, local_tz)
     coverage.refresh_evidence(session, [*touched, *not_seen])
     return PushResult(
         new, updated, len(fresh), skipped, len(not_seen), reopened, tuple(c.id for c in touched)
     )
+
+
+def _supersede(
+    session: Session, stale: Sequence[SightingRow], keyed: dict[str, Sighting], flight_id: str, now: datetime
+) -> None:
+    """Remove rows replaced by this push and bring their cases up to date: a case left with no sightings
+    that nobody has reviewed becomes a duplicate of the case its frames' detections now lie on (or is
+    rejected as superseded when there is none); a reviewed one keeps its state and gets the event."""
+    if not stale:
+        return
+    frames_of: dict[int, set[tuple[int, str]]] = defaultdict(set)
+    for r in stale:
+        frames_of[r.case_id].add((r.frame_id, r.class_name))
+    current = session.execute(
+        select(SightingRow.frame_id, SightingRow.class_name, SightingRow.case_id).where(
+            SightingRow.flight_id == flight_id,
+            SightingRow.frame_id.in_({r.frame_id for r in stale}),
+            SightingRow.key.in_(list(keyed)),
+        )
+    ).all()
+    for r in stale:
+        session.delete(r)
+    session.flush()
+    for case_id, looked in sorted(frames_of.items()):
+        case = session.get(Case, case_id)
+        if case is None:
+            continue
+        heirs = [c for f, cls, c in current if (f, cls) in looked and c != case_id]
+        left = recount(session, case)
+        note = "its detections were placed again (the flight's telemetry changed)"
+        if left == 0 and case.status == lifecycle.NEW:
+            heir = max(set(heirs), key=heirs.count) if heirs else None
+            case.status = lifecycle.DUPLICATE if heir is not None else lifecycle.REJECTED
+            case.duplicate_of_id = heir
+            case.reason = f"superseded by case {heir}" if heir is not None else "superseded"
+            lifecycle.record_event(
+                session, case, "superseded", lifecycle.SYSTEM_ACTOR, now,
+                from_status=lifecycle.NEW, to_status=case.status, flight_id=flight_id, note=note,
+            )  # fmt: skip
+        else:
+            lifecycle.record_event(
+                session, case, "superseded", lifecycle.SYSTEM_ACTOR, now, flight_id=flight_id, note=note
+            )
+        case.updated_at = now
+
+
+def recount(session: Session, case: Case) -> int:
+    """Counts, times, position and best evidence of a case from the sightings it still holds."""
+    rows = list(session.scalars(select(SightingRow).where(SightingRow.case_id == case.id)))
+    case.sightings_count = len(rows)
+    case.flights_count = len({r.flight_id for r in rows})
+    if not rows:
+        return 0
+    weight = sum(max(r.score, 1e-6) for r in rows)
+    case.lat = sum(r.lat * max(r.score, 1e-6) for r in rows) / weight
+    case.lon = sum(r.lon * max(r.score, 1e-6) for r in rows) / weight
+    case.grid_key = dedupe.grid_key(case.lat, case.lon)
+    case.first_seen = min(r.seen_at for r in rows)
+    case.last_seen = max(r.seen_at for r in rows)
+    best = max(rows, key=lambda r: (r.score, -r.id))
+    frame = session.get(Frame, best.frame_id)
+    case.score, case.best_sighting_id = best.score, best.id
+    case.evidence_path, case.evidence_sha256 = best.evidence_path, best.evidence_sha256
+    case.frame_path = frame.path if frame is not None else case.frame_path
+    return len(rows)
 
 
 def _leave_removed_zone(session: Session, case: Case, flight_id: str, now: datetime) -> None:

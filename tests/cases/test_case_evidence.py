@@ -385,3 +385,36 @@ def test_exports_carry_the_evidence(
     assert props["new_since"] == "2026-10-05T13:00:00Z"
     assert props["absent_since"] is None
     assert 0.0 < props["position_error_m"] <= 3.0
+
+
+def test_a_flight_pushed_again_with_corrected_telemetry_moves_its_case(
+    sessions: Sessions, categories: CategoryConfig, tmp_path: Path, sighting: Make, square: Square
+) -> None:
+    # The first push placed the shed 60 m off (a bad SRT); the corrected one places the same boxes right.
+    wrong = [sighting(60.0, 0.0, frame=f"F1_{k:04d}.JPG", position_error_m=3.0) for k in range(2)]
+    right = [sighting(0.0, 0.0, frame=f"F1_{k:04d}.JPG", position_error_m=3.0) for k in range(2)]
+    push(sessions, categories, tmp_path, wrong)
+    push(sessions, categories, tmp_path, wrong)  # the same records again: nothing changes
+    with sessions() as s:
+        assert [(c.id, c.sightings_count) for c in s.scalars(select(Case))] == [(1, 2)]
+    push(sessions, categories, tmp_path, right)
+    old, new = one_case(sessions, id=1), one_case(sessions, id=2)
+    assert (new.status, new.sightings_count) == (lifecycle.NEW, 2)
+    assert (old.status, old.duplicate_of_id, old.sightings_count) == (lifecycle.DUPLICATE, 2, 0)
+    with sessions() as s:
+        assert s.scalars(select(CaseEvent.action).where(CaseEvent.case_id == 1)).all()[-1] == "superseded"
+
+
+def test_a_reviewed_case_keeps_its_state_when_its_sightings_move(
+    sessions: Sessions, categories: CategoryConfig, tmp_path: Path, sighting: Make
+) -> None:
+    wrong = [sighting(60.0, 0.0, frame="F1_0000.JPG"), sighting(61.0, 0.0, frame="F1_0001.JPG")]
+    push(sessions, categories, tmp_path, wrong)
+    with sessions.begin() as s:
+        lifecycle.claim_next(s, "wang")
+        lifecycle.confirm(s, 1, "wang")
+    # Only the second frame's placement changed.
+    push(sessions, categories, tmp_path, [wrong[0], sighting(0.0, 0.0, frame="F1_0001.JPG")])
+    old = one_case(sessions, id=1)
+    assert (old.status, old.sightings_count) == (lifecycle.CONFIRMED, 1)
+    assert one_case(sessions, id=2).sightings_count == 1

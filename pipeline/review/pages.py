@@ -24,6 +24,7 @@ from pipeline.cases.views import case_detail, case_view
 from pipeline.errors import CaseError
 from pipeline.review import queries, wording
 from pipeline.review.actions import ACTION_ROLES, VERDICTS, ActionForbidden, ActionRequest, act, unit_of_work
+from pipeline.review.api import MAX_CASE_ID
 from pipeline.review.auth import (
     RANK,
     PilotViewer,
@@ -199,6 +200,7 @@ def router(max_files: int) -> APIRouter:
 
     @r.get("/cases/{case_id}")
     def case_page(request: Request, case_id: int, viewer: ReviewerViewer) -> Response:
+        _known_id(case_id)
         return _case_page(request, case_id, viewer, view_of(request, viewer))
 
     @r.post("/cases/{case_id}/act", dependencies=csrf)
@@ -216,6 +218,7 @@ def router(max_files: int) -> APIRouter:
         current: Annotated[str, Form(max_length=12)] = "",
         remember: Annotated[str, Form(max_length=1)] = "",
     ) -> Response:
+        _known_id(case_id)
         view = view_of(request, viewer)
         t = translator(request.state.lang)
         config = request.app.state.config
@@ -238,7 +241,12 @@ def router(max_files: int) -> APIRouter:
             flash(request, t("err.bad_date" if when is False else "err.dispatch_department"), "error")
             return _see_other(here)
         req = ActionRequest(
-            action, note, int(of) if of.strip().isdigit() else None, to_user, department, when or None
+            action,
+            note,
+            _case_number(of),
+            to_user,
+            department,
+            when or None,
         )
         try:
             with unit_of_work(db(request)) as s:
@@ -287,6 +295,8 @@ def router(max_files: int) -> APIRouter:
         shown = view.filter
         if not request.query_params.get("status"):
             shown = dataclasses.replace(shown, statuses=queries.MAP_DEFAULT)
+        if not request.query_params.get("evidence"):
+            shown = dataclasses.replace(shown, evidence="all")  # the map shows weak cases too, unless asked
         with db(request)() as s:
             points = queries.map_points(s, shown, config.tile_datum)
             footprints, flights = queries.flight_footprints(s, view.filter.flight_id, config.tile_datum)
@@ -480,6 +490,21 @@ def _case_page(
         "ev_area_first": "" if case.area_first_m2 is None else f"{case.area_first_m2:.0f}",
     }
     return render(request, "case.html", ctx, status)
+
+
+def _case_number(text: str) -> int | None:
+    """A case id typed in a form (ASCII digits within the database's range), else None."""
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > 10:
+        return None
+    value = int(text)
+    return value if 1 <= value <= MAX_CASE_ID else None
+
+
+def _known_id(case_id: int) -> None:
+    """A case id beyond the database's 32-bit column names no case: a 404, not an overflow (a 500)."""
+    if not 1 <= case_id <= MAX_CASE_ID:
+        raise HTTPException(404, "err.404")
 
 
 def _remember_legal(request: Request, case_id: int, viewer: Viewer, reason: str) -> str:

@@ -115,7 +115,7 @@ class TorchDetector:
 class OnnxDetector:
     """The same network exported to ONNX (dynamic batch), run by ONNX Runtime's CPU provider."""
 
-    def __init__(self, spec: ModelSpec, threads: int) -> None:
+    def __init__(self, spec: ModelSpec, threads: int, spinning: bool = False) -> None:
         if spec.onnx is None:
             raise ModelError("no ONNX file in the model card", spec.name)
         self.classes, self.imgsz, self.gsd_m = spec.classes, spec.imgsz, spec.gsd_m
@@ -128,6 +128,10 @@ class OnnxDetector:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+        # ONNX Runtime's idle pool threads spin for work unless told not to: on a 2-core box shared with
+        # anything else (the flow, the database, other workers) that halved throughput (1.34 vs 0.72 s a
+        # 20 MP frame; bench/RESULTS-throughput.md), so they sleep.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3  # errors only: its warnings about unused initialisers are noise
         try:

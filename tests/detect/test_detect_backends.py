@@ -33,6 +33,15 @@ def test_torch_and_onnx_give_the_same_raw_output(model_card: Path):
     assert np.abs(a - b).max() <= 1e-3 * max(1.0, float(np.abs(a).max()))
 
 
+def test_onnx_threads_that_sleep_when_idle_compute_the_same_numbers(model_card: Path):
+    # Not spinning only changes how idle pool threads wait (bench/RESULTS-throughput.md), never the result.
+    spec = load_model_spec(model_card)
+    tiles = _tiles(2)
+    spinning = OnnxDetector(spec, 2, spinning=True).forward(tiles)
+    sleeping = OnnxDetector(spec, 2, spinning=False).forward(tiles)
+    assert np.array_equal(spinning, sleeping)
+
+
 def test_auto_prefers_onnx_and_the_backend_is_a_setting(model_card: Path):
     spec = load_model_spec(model_card)
     assert isinstance(open_detector(spec), OnnxDetector)

@@ -29,7 +29,7 @@ class Category:
 class CategoryConfig:
     categories: tuple[Category, ...]
     gps_error_m: float = 8.0
-    error_factor: float = 0.5
+    error_factor: float = 0.35
 
     def for_class(self, class_name: str) -> Category:
         for cat in self.categories:
@@ -83,7 +83,7 @@ def load_categories(path: Path | None = None) -> CategoryConfig:
     dedupe = data.get("dedupe", {})
     try:
         gps_error = float(dedupe.get("gps_error_m", 8.0))
-        factor = float(dedupe.get("error_factor", 0.5))
+        factor = float(dedupe.get("error_factor", 0.35))
     except (TypeError, ValueError) as err:
         raise CaseError(f"[dedupe]: {err}", str(path)) from err
     if not (gps_error > 0 and 0 < factor <= 5):

@@ -346,15 +346,15 @@ def test_rejected_as_legal_and_remembered_raises_nothing_again(
 def test_merge_radius_follows_the_sightings_errors(
     sessions: Sessions, categories: CategoryConfig, tmp_path: Path, sighting: Make
 ) -> None:
-    # Two 4 m garbage piles 8 m apart, each placed to within 2 m (nadir, low): two objects.
+    # Two 4 m garbage piles 7 m apart, each placed to within 2 m (nadir, low): two objects.
     precise = [
         sighting(0.0, 0.0, frame="a.JPG", cls="garbage_pile", size_m=4.0, position_error_m=2.0),
-        sighting(8.0, 0.0, frame="b.JPG", cls="garbage_pile", size_m=4.0, position_error_m=2.0),
+        sighting(7.0, 0.0, frame="b.JPG", cls="garbage_pile", size_m=4.0, position_error_m=2.0),
     ]
-    # One pile seen from far oblique ranges, placed 8 m apart by two frames each good to 12 m: one object.
+    # One pile seen from far oblique ranges, placed 7 m apart by two frames each good to 12 m: one object.
     vague = [
         sighting(0.0, 300.0, frame="c.JPG", cls="garbage_pile", size_m=4.0, position_error_m=12.0),
-        sighting(8.0, 300.0, frame="d.JPG", cls="garbage_pile", size_m=4.0, position_error_m=12.0),
+        sighting(7.0, 300.0, frame="d.JPG", cls="garbage_pile", size_m=4.0, position_error_m=12.0),
     ]
     push(sessions, categories, tmp_path, precise + vague)
     with sessions() as s:

@@ -96,6 +96,7 @@ def _meta_record(meta: ImageMeta) -> dict[str, Any]:
         record.update(
             focal_px=intr.focal_px, cx_px=intr.cx_px, cy_px=intr.cy_px, intrinsics_source=intr.source
         )
+        record["problems"] = [*record["problems"], *intr.notes]
     return record
 
 

@@ -270,7 +270,7 @@ def view_from_meta(
     meta: ImageMeta, intrinsics: Intrinsics, ground_elevation_m: float | None = None
 ) -> CameraView:
     pose, notes = pose_from_meta(meta, ground_elevation_m)
-    return CameraView(pose=pose, intrinsics=intrinsics, notes=notes)
+    return CameraView(pose=pose, intrinsics=intrinsics, notes=(*intrinsics.notes, *notes))
 
 
 def pixel_to_ground(view: CameraView, x_px: float, y_px: float) -> GroundPoint:

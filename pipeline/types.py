@@ -143,6 +143,7 @@ class Intrinsics:
     cy_px: float
     source: str  # "calibrated", "sensor_table", "focal_35mm", "assumed"
     sensor_width_mm: float | None = None
+    notes: tuple[str, ...] = ()  # what the metadata offered and was not used (an implausible optical centre)
 
     @property
     def hfov_deg(self) -> float:

@@ -16,6 +16,15 @@ Priority in `intrinsics_for`:
    the full-width crop of a 4:3 sensor, which is what drones write (DJI's 16:9 frames carry the 4:3
    sensor's 35 mm value). With focal_mm also known this gives the sensor width (crop factor) too.
 4. Otherwise MetadataError.
+
+The principal point is DJI's CalibratedOpticalCenterX/Y where it is plausible, else the image centre (with a
+note saying why). DJI writes it, like CalibratedFocalLength, in pixels of the native sensor resolution (the
+table's native size, else what EXIF says the original was): its offset from the native centre is the lens's
+decentring, which scales with the image like the focal length does and sits at the same place relative to the
+image centre in a centred crop. So cx = width / 2 + (CalibratedOpticalCenterX - native_width / 2) * scale,
+and the same for y, with scale = long side / native long side. Scaling the written value itself instead would
+move the centre of a 4000 x 3000 photo from a 5280 x 3956 sensor by 1.5 px (the two aspects differ), which is
+not where the simulator (pipeline.simulate.flight.photo_meta) or a centred lens puts it.
 """
 
 from __future__ import annotations
@@ -133,17 +142,74 @@ def _calibrated_focal_px(
     return scaled if 30.0 <= _hfov_deg(width_px, scaled) <= 100.0 else None
 
 
+# A lens's principal point lies within a few per cent of the image centre (decentring of the lens and its
+# mount, tens of pixels on a 20 MP sensor); one farther off than this share of the width or height is no
+# principal point of this image (millimetres, another camera's or another crop's pixels), and the centre is
+# the better guess. Generous on purpose: only nonsense is refused.
+MAX_CENTRE_OFFSET = 0.10
+
+
+def _native_size(meta: ImageMeta, width_px: int, height_px: int, table_applies: bool) -> tuple[int, int]:
+    """The pixel grid DJI's calibrated values are written in: the sensor table's native size where the
+    table describes this image, else EXIF's original size, else the image's own."""
+    camera = camera_for(meta.model)
+    if table_applies and camera is not None:
+        return camera.native_width_px, camera.native_height_px
+    if meta.exif_width and meta.exif_height:
+        return meta.exif_width, meta.exif_height
+    return width_px, height_px
+
+
+def _principal_point(
+    meta: ImageMeta, width_px: int, height_px: int, table_applies: bool
+) -> tuple[float, float, tuple[str, ...]]:
+    """(cx, cy, notes): the calibrated optical centre in this image's pixels, or the centre and why."""
+    centre = (width_px / 2.0, height_px / 2.0)
+    cx, cy = meta.calibrated_cx_px, meta.calibrated_cy_px
+    unreadable = {name for name, _ in meta.unreadable}
+    if {"calibrated_cx_px", "calibrated_cy_px"} & unreadable:
+        return (*centre, ("calibrated optical centre unreadable: image centre used",))
+    if cx is None and cy is None:
+        return (*centre, ())
+    if cx is None or cy is None:
+        return (*centre, ("calibrated optical centre has only one coordinate: image centre used",))
+    native_w, native_h = _native_size(meta, width_px, height_px, table_applies)
+    written = f"calibrated optical centre ({cx:g}, {cy:g})"
+    if (native_w >= native_h) != (width_px >= height_px):
+        # A turned image: which way it was turned decides where the point goes, and nothing says which.
+        return (
+            *centre,
+            (f"{written} is for the {native_w}x{native_h} sensor, not this turned image: image centre used",),
+        )
+    if not (0.0 < cx < native_w and 0.0 < cy < native_h):
+        return (*centre, (f"{written} is outside the {native_w}x{native_h} image: image centre used",))
+    off_x, off_y = cx - native_w / 2.0, cy - native_h / 2.0
+    if abs(off_x) > MAX_CENTRE_OFFSET * native_w or abs(off_y) > MAX_CENTRE_OFFSET * native_h:
+        share = max(abs(off_x) / native_w, abs(off_y) / native_h)
+        return (
+            *centre,
+            (
+                f"{written} is {share:.0%} of the {native_w}x{native_h} image off its centre, not a lens's "
+                "principal point: image centre used",
+            ),
+        )
+    scale = max(width_px, height_px) / max(native_w, native_h)
+    return centre[0] + off_x * scale, centre[1] + off_y * scale, ()
+
+
 def intrinsics_for(meta: ImageMeta) -> Intrinsics:
     """A pinhole camera for this image (see the module docstring for the order of sources)."""
     width, height = meta.width, meta.height
     if not width or not height:
         raise MetadataError("image size unknown: no intrinsics", meta.path)
 
-    def make(focal_px: float, source: str, sensor_width_mm: float | None) -> Intrinsics:
-        return Intrinsics(width, height, focal_px, width / 2.0, height / 2.0, source, sensor_width_mm)
-
     camera = camera_for(meta.model)
     table_px = _table_focal_px(meta, width, height, camera) if camera else None
+    cx, cy, notes = _principal_point(meta, width, height, table_px is not None)
+
+    def make(focal_px: float, source: str, sensor_width_mm: float | None) -> Intrinsics:
+        return Intrinsics(width, height, focal_px, cx, cy, source, sensor_width_mm, notes)
+
     calibrated = _calibrated_focal_px(meta, width, height, table_px)
     if calibrated is not None:
         return make(calibrated, "calibrated", camera.sensor_width_mm if camera else None)

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import math
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
+import cv2
+import numpy as np
 import pytest
 
 from pipeline.errors import MetadataError
-from pipeline.metadata import CAMERAS, camera_for, intrinsics_for
+from pipeline.frames import view_for_meta
+from pipeline.metadata import CAMERAS, camera_for, intrinsics_for, read_image_meta
+from pipeline.simulate.exifwrite import PhotoMeta, with_metadata
 from pipeline.types import ImageMeta
 
 DIAG35 = math.hypot(36.0, 24.0)
@@ -182,3 +191,205 @@ def test_table_nominal_fov_is_sane() -> None:
 
 def test_unknown_model() -> None:
     assert camera_for("Nokia 3310") is None and camera_for(None) is None
+
+
+# --- principal point: DJI CalibratedOpticalCenterX/Y ----------------------------------------------------
+# DJI writes the optical centre in pixels of the native sensor grid. Its offset from that grid's centre is
+# the lens's decentring: it scales with the image like the focal length (long side / native long side) and
+# keeps its place relative to the centre of a centred crop. Expected values below are that closed form.
+M3E_TO_4000 = 4000 / 5280  # 4000 x 3000 photos from the 5280 x 3956 sensor
+
+# (case, ImageMeta fields, expected (cx, cy))
+CENTRE_CASES: list[tuple[str, dict[str, Any], tuple[float, float]]] = [
+    (
+        "P4 RTK at native size: as written",
+        {
+            "model": "FC6310R",
+            "width": 5472,
+            "height": 3648,
+            "calibrated_cx_px": 2766.5,
+            "calibrated_cy_px": 1811.75,
+        },
+        (2766.5, 1811.75),
+    ),
+    (
+        "P4 RTK resized to half: the decentring halves",
+        {
+            "model": "FC6310R",
+            "width": 2736,
+            "height": 1824,
+            "exif_width": 5472,
+            "exif_height": 3648,
+            "calibrated_focal_px": 3666.666504,
+            "calibrated_cx_px": 2736 + 30.5,
+            "calibrated_cy_px": 1824 - 12.25,
+        },
+        (1368 + 30.5 / 2, 912 - 12.25 / 2),
+    ),
+    (
+        "M3E 4000x3000 (the simulator's photos): the native centre is the image centre",
+        {
+            "model": "M3E",
+            "width": 4000,
+            "height": 3000,
+            "calibrated_cx_px": 2640.0,
+            "calibrated_cy_px": 1978.0,
+        },
+        (2000.0, 1500.0),
+    ),
+    (
+        "M3E 4000x3000, decentred lens",
+        {
+            "model": "M3E",
+            "width": 4000,
+            "height": 3000,
+            "calibrated_cx_px": 2650.0,
+            "calibrated_cy_px": 1972.0,
+        },
+        (2000.0 + 10 * M3E_TO_4000, 1500.0 - 6 * M3E_TO_4000),
+    ),
+    (
+        "M3E 16:9 full-width crop: same decentring about the crop's centre",
+        {
+            "model": "M3E",
+            "width": 5280,
+            "height": 2970,
+            "calibrated_cx_px": 2650.0,
+            "calibrated_cy_px": 1982.0,
+        },
+        (2650.0, 1485.0 + 4.0),
+    ),
+    (
+        "camera not in the table: EXIF's original size is the grid",
+        {
+            "model": "XYZ-1",
+            "width": 2000,
+            "height": 1500,
+            "exif_width": 4000,
+            "exif_height": 3000,
+            "focal_35mm": 24,
+            "calibrated_cx_px": 2020.0,
+            "calibrated_cy_px": 1490.0,
+        },
+        (1000.0 + 10.0, 750.0 - 5.0),
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "fields", "centre"), CENTRE_CASES, ids=[c[0] for c in CENTRE_CASES])
+def test_calibrated_optical_centre(case: str, fields: dict[str, Any], centre: tuple[float, float]) -> None:
+    intr = intrinsics_for(_meta(**fields))
+    assert (intr.cx_px, intr.cy_px) == pytest.approx(centre, abs=1e-9)
+    assert intr.notes == ()
+
+
+P4RTK: dict[str, Any] = {"model": "FC6310R", "width": 5472, "height": 3648, "focal_mm": 8.8}
+# (case, ImageMeta fields, words the note must hold): nonsense gives the image centre and says why
+BAD_CENTRE_CASES: list[tuple[str, dict[str, Any], str]] = [
+    ("zero", {"model": "M3E", "calibrated_cx_px": 0.0, "calibrated_cy_px": 0.0}, "outside the 5280x3956"),
+    (
+        "beyond the sensor",
+        {**P4RTK, "calibrated_cx_px": 6000.0, "calibrated_cy_px": 1824.0},
+        "outside",
+    ),
+    (
+        "millimetres, not pixels",
+        {**P4RTK, "calibrated_cx_px": 6.6, "calibrated_cy_px": 4.4},
+        "off its centre",
+    ),
+    (
+        "a quarter off the centre",
+        {"model": "M3E", "calibrated_cx_px": 3960.0, "calibrated_cy_px": 1978.0},
+        "25%",
+    ),
+    ("only X", {"model": "M3E", "calibrated_cx_px": 2640.0}, "only one coordinate"),
+    (
+        "unreadable",
+        {"model": "M3E", "calibrated_cy_px": 1978.0, "unreadable": (("calibrated_cx_px", "'abc'"),)},
+        "unreadable",
+    ),
+    (
+        "turned image (portrait pixels, landscape sensor)",
+        {
+            "model": "M3E",
+            "width": 3000,
+            "height": 4000,
+            "calibrated_cx_px": 2650.0,
+            "calibrated_cy_px": 1972.0,
+        },
+        "turned",
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "fields", "words"), BAD_CENTRE_CASES, ids=[c[0] for c in BAD_CENTRE_CASES])
+def test_implausible_optical_centre_falls_back_to_the_centre(
+    case: str, fields: dict[str, Any], words: str
+) -> None:
+    meta = _meta(**fields)
+    intr = intrinsics_for(meta)
+    assert meta.width is not None and meta.height is not None
+    assert (intr.cx_px, intr.cy_px) == (meta.width / 2, meta.height / 2)
+    assert len(intr.notes) == 1 and words in intr.notes[0] and "image centre used" in intr.notes[0]
+
+
+def test_zero_optical_centre_in_a_file_is_noted(tmp_path: Path) -> None:
+    """The whole path on a written file: a DJI packet with CalibratedOpticalCenterX/Y = 0 (as some firmware
+    leaves them) gives the image centre, and both `patrol meta` and the camera view say why."""
+    ok, buf = cv2.imencode(".jpg", np.full((300, 400, 3), 128, np.uint8))
+    assert ok
+    meta = PhotoMeta(
+        "DJI",
+        "M3E",
+        400,
+        300,
+        datetime(2024, 3, 1, 9, 0, tzinfo=timezone(timedelta(hours=8))),
+        22.98,
+        113.74,
+        118.0,
+        100.0,
+        0.0,
+        -90.0,
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+        12.29,
+        24,
+        calibrated_focal_px=12.29 * 5280 / 17.3,
+        calibrated_cx_px=0.0,
+        calibrated_cy_px=0.0,
+    )
+    path = tmp_path / "DJI_0001.JPG"
+    path.write_bytes(with_metadata(buf.tobytes(), meta))
+    read = read_image_meta(path)
+    intr = intrinsics_for(read)
+    assert intr.source == "calibrated"
+    assert (intr.cx_px, intr.cy_px) == (200.0, 150.0)
+    assert any("optical centre" in n for n in intr.notes)
+    assert any("optical centre" in n for n in view_for_meta(read).notes)
+    record = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "pipeline.cli", "meta", str(path), "--json"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    assert (record["cx_px"], record["cy_px"]) == (200.0, 150.0)
+    assert any("optical centre" in p for p in record["problems"])
+
+
+@pytest.mark.parametrize("flight", ["nadir_mapping", "oblique_corridor"])
+def test_sample_flight_principal_point_is_the_rendered_one(flight: str) -> None:
+    """The committed sample flights (2000 x 1500 from the M3E's 5280 x 3956 grid) were rendered with the
+    principal point their manifest records; the reader must find that one in the files' DJI tags."""
+    folder = Path(__file__).resolve().parents[2] / "sample_flights" / flight
+    manifest = json.loads((folder / "manifest.json").read_text())
+    truth = (manifest["camera"]["cx_px"], manifest["camera"]["cy_px"])
+    for name in manifest["media"]:
+        meta = read_image_meta(folder / name)
+        assert meta.calibrated_cx_px is not None
+        intr = intrinsics_for(meta)
+        assert (intr.cx_px, intr.cy_px) == pytest.approx(truth, abs=1e-6), name
+        assert intr.focal_px == pytest.approx(manifest["camera"]["focal_px"], rel=1e-9)

@@ -9,6 +9,8 @@ sighting and frame per case, 40 flights. Keys: Playwright drives Debian's chromi
 (one class, sorted by score), pressing `n` once and then one verdict key per case (`c` or a number key for a
 preset reason); it counts the keys pressed and the cases decided, and checks each case was the next one of
 the view.
+The map is timed as the page, its points from the cache, its points rebuilt after a case changed (the
+version bumped outside the timing), and the page plus its points after a change (what a first visit costs).
 """
 
 from __future__ import annotations
@@ -119,9 +121,14 @@ def time_pages(url: str, repeat: int, tmp: Path, n: int) -> dict[str, float]:
         "queue, one class by score": "/queue?class=garbage_pile&sort=score",
         "queue, all states, page 50": "/queue?status=all&page=50",
         "case": f"/cases/{n // 2 + 1}",
-        "map (every open case)": "/map",
+        "map page (every open case)": "/map",
+        "map points, cached": "/map/points",
+        # A case changes before each request (outside the timing): the points are built again from the rows.
+        "map points, a case changed": "/map/points",
+        "map page + points, a case changed": "/map",
     }
     out: dict[str, float] = {}
+    engine = make_engine(url)
     with TestClient(app) as c:
         token = c.get("/api/session").json()["csrf_token"]
         c.post("/login", data={"name": "rev1", "password": PASSWORD, "csrf_token": token})
@@ -130,12 +137,23 @@ def time_pages(url: str, repeat: int, tmp: Path, n: int) -> dict[str, float]:
             assert r.status_code == 200, (path, r.status_code, r.text[:200])
             times = []
             for _ in range(repeat):
+                if "changed" in name:
+                    with engine.begin() as conn:  # as a verdict does: the case's version moves on
+                        conn.execute(text("UPDATE cases SET version = version + 1 WHERE id = 1"))
                 t = time.perf_counter()
                 r = c.get(path)
+                if name.startswith("map page +"):
+                    points = c.get("/map/points")
+                    assert points.status_code == 200
                 times.append(time.perf_counter() - t)
             out[name] = statistics.median(times) * 1000
-            if name.startswith("map"):
-                out["map bytes"] = len(r.content)
+            if name.startswith("map page ("):
+                out["map page bytes"] = len(r.content)
+            if name == "map points, cached":
+                out["map points bytes"] = len(r.content)
+                out["map points gzip bytes"] = r.num_bytes_downloaded
+                out["map points count"] = r.json()["n"]
+    engine.dispose()
     app.state.sessions.kw["bind"].dispose()
     return out
 
@@ -212,11 +230,14 @@ def main() -> None:
                 urls.append(("postgresql", args.pg))
             for kind, url in urls:
                 seed(url, n)
-                for page, ms in time_pages(url, args.repeat, tmp, n).items():
-                    if page == "map bytes":
-                        extra.append(f"map page at {n} cases ({kind}): {ms / 1e6:.2f} MB of HTML")
-                    else:
-                        rows.append((kind, n, page, ms))
+                timed = time_pages(url, args.repeat, tmp, n)
+                extra.append(
+                    f"map at {n} cases ({kind}): page {timed.pop('map page bytes') / 1e3:.1f} kB of HTML; "
+                    f"points {timed.pop('map points count'):.0f} cases in "
+                    f"{timed.pop('map points bytes') / 1e3:.0f} kB of JSON, "
+                    f"{timed.pop('map points gzip bytes') / 1e3:.0f} kB gzipped"
+                )
+                rows.extend((kind, n, page, ms) for page, ms in timed.items())
         keys, decided, in_order = keys_per_case(f"sqlite:///{tmp / f'bench-{args.cases[0]}.sqlite3'}", tmp)
     print("| database | cases | page | median ms (server) |")
     print("|---|---|---|---|")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -354,21 +354,22 @@ def in_china(lat: float, lon: float) -> bool:
     return 72.004 <= lon <= 137.8347 and 0.8293 <= lat <= 55.8271
 
 
-def _gcj_shift(lat: float, lon: float) -> tuple[float, float]:
+def _gcj_shift(lat: Any, lon: Any, m: Any = math) -> tuple[Any, Any]:
+    # One formula for a point (`m` = math) and for arrays of them (`m` = numpy, the map's 20,000 cases).
     x, y = lon - 105.0, lat - 35.0
-    d_lat = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * math.sqrt(abs(x))
-    d_lat += (20.0 * math.sin(6.0 * x * math.pi) + 20.0 * math.sin(2.0 * x * math.pi)) * 2.0 / 3.0
-    d_lat += (20.0 * math.sin(y * math.pi) + 40.0 * math.sin(y / 3.0 * math.pi)) * 2.0 / 3.0
-    d_lat += (160.0 * math.sin(y / 12.0 * math.pi) + 320.0 * math.sin(y * math.pi / 30.0)) * 2.0 / 3.0
-    d_lon = 300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * math.sqrt(abs(x))
-    d_lon += (20.0 * math.sin(6.0 * x * math.pi) + 20.0 * math.sin(2.0 * x * math.pi)) * 2.0 / 3.0
-    d_lon += (20.0 * math.sin(x * math.pi) + 40.0 * math.sin(x / 3.0 * math.pi)) * 2.0 / 3.0
-    d_lon += (150.0 * math.sin(x / 12.0 * math.pi) + 300.0 * math.sin(x / 30.0 * math.pi)) * 2.0 / 3.0
-    rad_lat = math.radians(lat)
-    magic = 1.0 - _KRASOVSKY_EE * math.sin(rad_lat) ** 2
-    sqrt_magic = math.sqrt(magic)
+    d_lat = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * m.sqrt(abs(x))
+    d_lat += (20.0 * m.sin(6.0 * x * math.pi) + 20.0 * m.sin(2.0 * x * math.pi)) * 2.0 / 3.0
+    d_lat += (20.0 * m.sin(y * math.pi) + 40.0 * m.sin(y / 3.0 * math.pi)) * 2.0 / 3.0
+    d_lat += (160.0 * m.sin(y / 12.0 * math.pi) + 320.0 * m.sin(y * math.pi / 30.0)) * 2.0 / 3.0
+    d_lon = 300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * m.sqrt(abs(x))
+    d_lon += (20.0 * m.sin(6.0 * x * math.pi) + 20.0 * m.sin(2.0 * x * math.pi)) * 2.0 / 3.0
+    d_lon += (20.0 * m.sin(x * math.pi) + 40.0 * m.sin(x / 3.0 * math.pi)) * 2.0 / 3.0
+    d_lon += (150.0 * m.sin(x / 12.0 * math.pi) + 300.0 * m.sin(x / 30.0 * math.pi)) * 2.0 / 3.0
+    rad_lat = m.radians(lat)
+    magic = 1.0 - _KRASOVSKY_EE * m.sin(rad_lat) ** 2
+    sqrt_magic = m.sqrt(magic)
     d_lat = (d_lat * 180.0) / ((_KRASOVSKY_A * (1.0 - _KRASOVSKY_EE)) / (magic * sqrt_magic) * math.pi)
-    d_lon = (d_lon * 180.0) / (_KRASOVSKY_A / sqrt_magic * math.cos(rad_lat) * math.pi)
+    d_lon = (d_lon * 180.0) / (_KRASOVSKY_A / sqrt_magic * m.cos(rad_lat) * math.pi)
     return d_lat, d_lon
 
 
@@ -377,6 +378,15 @@ def wgs84_to_gcj02(lat: float, lon: float) -> tuple[float, float]:
         return lat, lon
     d_lat, d_lon = _gcj_shift(lat, lon)
     return lat + d_lat, lon + d_lon
+
+
+def wgs84_to_gcj02_arrays(lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`wgs84_to_gcj02` over arrays of points at once (points outside China are left as they are)."""
+    lat = np.asarray(lat, dtype=np.float64)
+    lon = np.asarray(lon, dtype=np.float64)
+    inside = (lon >= 72.004) & (lon <= 137.8347) & (lat >= 0.8293) & (lat <= 55.8271)
+    d_lat, d_lon = _gcj_shift(lat, lon, np)
+    return np.where(inside, lat + d_lat, lat), np.where(inside, lon + d_lon, lon)
 
 
 def gcj02_to_wgs84(lat: float, lon: float) -> tuple[float, float]:

@@ -261,6 +261,17 @@ def test_wgs84_to_gcj02_published_vectors(w_lat: float, w_lon: float, g_lat: flo
     assert geo.gcj02_to_wgs84(g_lat, g_lon) == pytest.approx((w_lat, w_lon), abs=1e-9)
 
 
+def test_wgs84_to_gcj02_over_arrays_gives_the_published_vectors():
+    import numpy as np
+
+    lat, lon = geo.wgs84_to_gcj02_arrays(
+        np.array([v[0] for v in GCJ_VECTORS] + [50.82]), np.array([v[1] for v in GCJ_VECTORS] + [-0.14])
+    )
+    # Brighton: outside China, unshifted
+    assert lat.tolist() == pytest.approx([v[2] for v in GCJ_VECTORS] + [50.82], abs=1e-9)
+    assert lon.tolist() == pytest.approx([v[3] for v in GCJ_VECTORS] + [-0.14], abs=1e-9)
+
+
 def test_gcj02_bd09_published_vectors():
     # coordtransform's README: gcj02tobd09(116.404, 39.915) and bd09togcj02(116.404, 39.915).
     assert geo.gcj02_to_bd09(39.915, 116.404) == pytest.approx(

@@ -161,6 +161,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "map.cluster": ("圆点数字 = 合并的案件数", "Number = cases in the cluster"),
     "map.footprints": ("照片覆盖范围", "Frame footprints"),
     "map.cases": ("件案件", "cases"),
+    "map.failed": ("案件点位加载失败，请刷新页面", "The cases could not be loaded: reload the page"),
     "map.grid": ("未配置底图：在坐标网格上显示", "No base map configured: shown on a coordinate grid"),
     "flights.title": ("航次", "Flights"),
     "flights.uploads": ("上传的航次", "Uploaded flights"),

@@ -39,6 +39,7 @@ from pipeline.review.evidence_view import evidence_summary
 from pipeline.review.files import file_url, serve_file, under_root
 from pipeline.review.filters import QueueView, queue_view, status_param
 from pipeline.review.i18n import translator
+from pipeline.review.map_data import MapCache
 from pipeline.review.security import new_session
 from pipeline.review.timefmt import local_text
 from pipeline.review.web import flash, render
@@ -59,6 +60,7 @@ def router(max_files: int) -> APIRouter:
     r = APIRouter(include_in_schema=False)
     csrf = [Depends(csrf_protect(max_files))]
     reviewer = Depends(require("reviewer"))
+    map_cache = MapCache()  # one per app: the router is built by create_app
 
     @r.get("/login")
     def login_page(request: Request, next: str = "/") -> Response:
@@ -288,17 +290,23 @@ def router(max_files: int) -> APIRouter:
         flash(request, t("act.done", id=case_id, s=t("status." + status)))
         return _see_other(here)
 
-    @r.get("/map")
-    def map_page(request: Request, viewer: ReviewerViewer) -> Response:
-        config = request.app.state.config
-        view = view_of(request, viewer)
+    def map_filter(request: Request, view: QueueView) -> queries.QueueFilter:
         shown = view.filter
         if not request.query_params.get("status"):
             shown = dataclasses.replace(shown, statuses=queries.MAP_DEFAULT)
         if not request.query_params.get("evidence"):
             shown = dataclasses.replace(shown, evidence="all")  # the map shows weak cases too, unless asked
+        return dataclasses.replace(shown, sort="priority", page=0)  # neither changes which points
+
+    # The points come from /map/points, not inside the page: built once per state of the cases table and
+    # cached (with its gzip), so neither the page nor a repeat visit pays for 20,000 rows.
+    @r.get("/map")
+    def map_page(request: Request, viewer: ReviewerViewer) -> Response:
+        config = request.app.state.config
+        view = view_of(request, viewer)
+        shown = map_filter(request, view)
         with db(request)() as s:
-            points = queries.map_points(s, shown, config.tile_datum)
+            n_points = queries.count(s, shown)
             footprints, flights = queries.flight_footprints(s, view.filter.flight_id, config.tile_datum)
             classes = queries.classes(s)
         t = translator(request.state.lang)
@@ -308,13 +316,15 @@ def router(max_files: int) -> APIRouter:
             "cluster": t("map.cluster"),
             "footprints": t("map.footprints"),
             "cases": t("map.cases"),
+            "count": t("map.count", n="{n}"),
+            "failed": t("map.failed"),
         }
         ctx = {
             "map_json": _script_json(_map_config(config, None)),
-            "cases_json": _script_json(points),
+            "points_url": f"/map/points{view.suffix()}",
             "footprints_json": _script_json(footprints),
             "words_json": _script_json(words),
-            "n_points": len(points["id"]),
+            "n_points": n_points,
             "footprint_flights": flights,
             "n_footprints": len(footprints),
             "view": view,
@@ -325,6 +335,22 @@ def router(max_files: int) -> APIRouter:
             "request_status": "status" in request.query_params,
         }
         return render(request, "map.html", ctx)
+
+    @r.get("/map/points")
+    def map_points(request: Request, viewer: ReviewerViewer) -> Response:
+        shown = map_filter(request, view_of(request, viewer))
+        with db(request)() as s:
+            body = map_cache.body(s, shown, request.app.state.config.tile_datum)
+        zipped = "gzip" in request.headers.get("accept-encoding", "")
+        etag = body.etag[:-1] + ('-gz"' if zipped else '"')
+        # Private (it needs a signed-in reviewer) and revalidated each time: a 304 while no case changed.
+        headers = {"ETag": etag, "Cache-Control": "private, no-cache", "Vary": "Accept-Encoding, Cookie"}
+        if etag in request.headers.get("if-none-match", ""):
+            return Response(status_code=304, headers=headers)
+        if zipped:
+            headers["Content-Encoding"] = "gzip"
+        content = body.gzipped if zipped else body.plain
+        return Response(content, media_type="application/json", headers=headers)
 
     @r.get("/files/{rel:path}", dependencies=[reviewer])
     def data_file(request: Request, rel: str) -> Response:

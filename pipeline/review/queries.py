@@ -282,37 +282,10 @@ def last_dispatch(session: Session, case_id: int) -> str | None:
 MAP_DEFAULT = tuple(s for s in VERIFIABLE if s != REJECTED)
 
 
-def map_points(session: Session, f: QueueFilter, datum: str) -> dict[str, Any]:
-    """Every case the filter matches, as parallel arrays (a 20,000-case map is ~0.6 MB, not 4 MB of
-    GeoJSON), in the datum of the map's tiles; never cut short."""
+def count(session: Session, f: QueueFilter) -> int:
+    """How many cases the filter matches (the map's count; its points come from pipeline.review.map_data)."""
     f.check()
-    lat_col: Any
-    lon_col: Any
-    if datum == "gcj02":
-        lat_col, lon_col = Case.lat, Case.lon
-    else:  # rounded by the database: 0.1 m, and a third of the bytes
-        lat_col, lon_col = func.round(Case.lat, 6), func.round(Case.lon, 6)
-    query = select(Case.id, lat_col, lon_col, Case.status, Case.class_name).where(*criteria(f))
-    rows = session.execute(query.order_by(Case.id)).all()
-    state_index = {s: k for k, s in enumerate(STATES)}
-    class_names = sorted({r[4] for r in rows})
-    class_index = {c: k for k, c in enumerate(class_names)}
-    lats = [r[1] for r in rows]
-    lons = [r[2] for r in rows]
-    if datum == "gcj02":
-        moved = [geo.wgs84_to_gcj02(la, lo) for la, lo in zip(lats, lons, strict=True)]
-        lats = [round(m[0], 6) for m in moved]
-        lons = [round(m[1], 6) for m in moved]
-    return {
-        "datum": datum,
-        "states": list(STATES),
-        "classes": class_names,
-        "id": [r[0] for r in rows],
-        "lat": lats,
-        "lon": lons,
-        "status": [state_index.get(r[3], 0) for r in rows],
-        "class": [class_index[r[4]] for r in rows],
-    }
+    return int(session.scalar(select(func.count(Case.id)).where(*criteria(f))) or 0)
 
 
 def flight_footprints(

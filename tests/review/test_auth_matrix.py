@@ -27,6 +27,7 @@ ROUTES: list[tuple[str, str, str, str]] = [
     ("GET", "/cases/{case_id}", "/cases/3", "reviewer"),
     ("POST", "/cases/{case_id}/act", "/cases/3/act", "reviewer"),
     ("GET", "/map", "/map", "reviewer"),
+    ("GET", "/map/points", "/map/points", "reviewer"),
     ("GET", "/files/{rel:path}", "/files/flights/F1/DJI_0001.JPG", "reviewer"),
     ("GET", "/flights", "/flights", "pilot"),
     ("GET", "/upload", "/upload", "pilot"),

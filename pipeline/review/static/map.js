@@ -8,7 +8,7 @@
   if (!el || !window.L) return;
   function json(id) { var n = document.getElementById(id); return n ? JSON.parse(n.textContent) : null; }
   var cfg = json("map-config");
-  var data = json("map-cases");
+  var pointsUrl = el.dataset.points;
   var words = json("map-words") || { states: {}, classes: {} };
   var footprints = json("map-footprints") || [];
   var map = L.map(el, { zoomControl: true, attributionControl: !!cfg.tiles, maxZoom: 20 });
@@ -22,9 +22,7 @@
   var colours = { new: "#d9480f", in_review: "#f08c00", confirmed: "#c92a2a", dispatched: "#5f3dc4", resolved: "#2b8a3e", closed: "#2b8a3e", rejected: "#868e96", duplicate: "#868e96" };
 
   var bounds = null;
-  if (data) {
-    drawCases(data);
-  } else if (cfg.centre) {
+  if (cfg.centre) {
     var here = L.circleMarker(cfg.centre, { radius: 8, color: "#c92a2a", weight: 3, fillOpacity: 0.5 }).addTo(map);
     bounds = L.latLngBounds([cfg.centre, cfg.centre]);
     (cfg.nearby || []).forEach(function (n) {
@@ -36,12 +34,49 @@
     here.bringToFront();
   }
   if (footprints.length) drawFootprints(footprints);
-  if (bounds && bounds.isValid()) {
-    map.fitBounds(bounds.pad(0.3), { maxZoom: 17 });
-  } else {
-    map.setView([23.02, 113.75], 12); // Dongguan
-  }
+  fit();
   if (!cfg.tiles) drawGrid(map);
+  if (pointsUrl) {
+    // The points arrive on their own (cached on the server per state of the cases, revalidated here).
+    fetch(pointsUrl, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); })
+      .then(function (payload) {
+        // Fitted at once (no animation), then drawn: the clusters counted are those of the final view.
+        var redraw = drawCases(decode(payload));
+        fit(false);
+        map.on("moveend", redraw);
+        redraw();
+      })
+      .catch(function () {
+        var total = document.getElementById("map-total");
+        if (total) { total.textContent = words.failed || "!"; total.className = "error"; }
+        el.dataset.drawn = "-1";
+      });
+  }
+
+  function fit(animate) {
+    if (bounds && bounds.isValid()) {
+      map.fitBounds(bounds.pad(0.3), { maxZoom: 17, animate: animate !== false });
+    } else {
+      map.setView([23.02, 113.75], 12, { animate: animate !== false }); // Dongguan
+    }
+  }
+
+  // The compact payload (pipeline/review/map_data.py): ids as differences, micro-degrees above an origin.
+  function decode(p) {
+    var n = p.n, id = new Array(n), lat = new Float64Array(n), lon = new Float64Array(n), last = 0;
+    for (var i = 0; i < n; i++) {
+      last += p.id[i]; id[i] = last;
+      lat[i] = (p.origin[0] + p.lat[i]) / 1e6;
+      lon[i] = (p.origin[1] + p.lon[i]) / 1e6;
+    }
+    var total = document.getElementById("map-total");
+    if (total && Number(total.dataset.n) !== n && words.count) {
+      total.textContent = words.count.replace("{n}", n); // a case changed between the page and its points
+      total.dataset.n = n;
+    }
+    return { id: id, lat: lat, lon: lon, status: p.status, "class": p["class"], states: p.states, classes: p.classes };
+  }
 
   function drawCases(d) {
     var n = d.id.length, layer = L.layerGroup().addTo(map);
@@ -101,9 +136,8 @@
       });
       el.dataset.drawn = layer.getLayers().length;
     }
-    map.on("moveend", redraw);
-    map.whenReady(redraw);
     legend(d);
+    return redraw;
   }
 
   function drawFootprints(list) {

@@ -137,14 +137,26 @@ def cmd_claim(args: argparse.Namespace) -> int:
     from pipeline.cases import lifecycle
     from pipeline.cases.views import case_view
 
+    # The review app's queue (filters and order), so that the CLI hands out what a reviewer would see first.
+    from pipeline.review.queries import QueueFilter, claim_next
+
     settings = _settings(args)
-    with _sessions(settings).begin() as session:
-        case = lifecycle.claim_next(session, args.user, lease_s=settings.lease_s)
-        view = case_view(case).as_dict() if case else None
+    queue = QueueFilter(class_name=args.class_name, sort=args.sort, evidence=args.evidence)
+    queue.check()
+    view = None
+    for attempt in range(3):  # a race lost to another claimer is simply tried again, as the app does
+        try:
+            with _sessions(settings).begin() as session:
+                case = claim_next(session, queue, args.user, lease_s=settings.lease_s)
+                view = case_view(case).as_dict() if case else None
+            break
+        except lifecycle.CaseChanged:
+            if attempt == 2:
+                raise
     if args.json:
         _emit(view or {"id": None})
     else:
-        print(f"claimed case #{view['id']} for {args.user}" if view else "the queue is empty")
+        print(f"claimed case #{view['id']} for {args.user}" if view else "no claimable case in this queue")
     return 0
 
 
@@ -270,8 +282,22 @@ def register(subparsers: Any) -> None:
     _common(p)
     p.set_defaults(func=cmd_push)
 
-    p = sub.add_parser("claim", help="take the next case to review")
+    p = sub.add_parser(
+        "claim", help="take the first claimable case of the review queue, in the review app's order"
+    )
     p.add_argument("--user", required=True)
+    p.add_argument(
+        "--class", dest="class_name", default=None, metavar="CLASS", help="only this detector class"
+    )
+    p.add_argument(
+        "--sort", default="priority", metavar="SORT", help="priority (default), score or last_seen"
+    )
+    p.add_argument(
+        "--evidence",
+        default="strong",
+        metavar="VIEW",
+        help="strong (default: the morning queue), low (the held-back cases) or all",
+    )
     _common(p)
     p.set_defaults(func=cmd_claim)
 

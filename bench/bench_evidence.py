@@ -395,8 +395,9 @@ def main() -> int:
         path = out / f"{name.split(',')[0].replace(' ', '_')}.db"
         repush(db, path, **kw)
         rows[name] = score(path, out, args.world)
+        if name != "error radius x 1.0":  # the merge compared with and without the rule
+            rows[f"{name}, no evidence rule"] = score(path, out, args.world, rule=None)
         if name == "today":
-            rows["today, no evidence rule"] = score(path, out, args.world, rule=None)
             if args.fit:
                 rule = fit(rows[name]["_features"], rows[name]["_labels"])
                 print(json.dumps({"fitted_rule": rule.__dict__, "cases": len(rows[name]["_labels"])}))

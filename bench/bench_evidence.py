@@ -397,10 +397,9 @@ def main() -> int:
         rows[name] = score(path, out, args.world)
         if name != "error radius x 1.0":  # the merge compared with and without the rule
             rows[f"{name}, no evidence rule"] = score(path, out, args.world, rule=None)
-        if name == "today":
-            if args.fit:
-                rule = fit(rows[name]["_features"], rows[name]["_labels"])
-                print(json.dumps({"fitted_rule": rule.__dict__, "cases": len(rows[name]["_labels"])}))
+        if name == "today" and args.fit:
+            rule = fit(rows[name]["_features"], rows[name]["_labels"])
+            print(json.dumps({"fitted_rule": rule.__dict__, "cases": len(rows[name]["_labels"])}))
     print(json.dumps({"world": args.world, "process_s": seconds}))
     print("| variant | " + " | ".join(FIGURES) + " |")
     print("|---|" + "---|" * len(FIGURES))

@@ -44,7 +44,8 @@ def seed(url: str, n: int) -> None:
         with engine.begin() as conn:
             conn.execute(
                 text(
-                    "TRUNCATE sightings, case_events, outbox, cases, frames, flights RESTART IDENTITY CASCADE"
+                    "TRUNCATE sightings, case_events, outbox, cases, frames, flights, login_sessions, users"
+                    " RESTART IDENTITY CASCADE"
                 )
             )
     engine.dispose()

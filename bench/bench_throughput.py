@@ -41,7 +41,13 @@ from typing import Any
 import numpy as np
 
 from pipeline.detect.backends import OnnxDetector, default_threads
-from pipeline.detect.detector import DetectSettings, FrameDetections, detect_frame, reduction_rule
+from pipeline.detect.detector import (
+    DetectSettings,
+    FrameDetections,
+    detect_frame,
+    place_frame,
+    reduction_rule,
+)
 from pipeline.detect.evaluate import Searched, load_truth, mark_range, score_all
 from pipeline.detect.model import load_model_spec
 from pipeline.detect.stages import STAGES
@@ -86,7 +92,7 @@ def load(ref: FrameRef, arm: str, det: Any, settings: DetectSettings) -> LoadedF
 
 
 def detect(frame: LoadedFrame, det: Any, settings: DetectSettings) -> FrameDetections:
-    return detect_frame(
+    in_pixels = detect_frame(
         frame.image,
         frame.view,
         det,
@@ -96,6 +102,7 @@ def detect(frame: LoadedFrame, det: Any, settings: DetectSettings) -> FrameDetec
         why_no_pose=frame.why_no_pose,
         reduction=frame.reduction,
     )
+    return place_frame(in_pixels, settings.max_ground_distance_m)
 
 
 def record(frame: LoadedFrame, found: FrameDetections, data_root: Path) -> None:

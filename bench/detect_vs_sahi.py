@@ -18,9 +18,9 @@ Methods:
 - floor: the forward pass of the network over exactly the tiles ours cuts, batched as ours batches them,
   pre-cut outside the timing: what inference costs with nothing else around it.
 - ours: `pipeline.detect.detect_frame`, everything included (scale plan, rescaling, tiling, network,
-  decoding, merging, georeferencing), with the ONNX Runtime and the PyTorch backends.
+  decoding, merging, then placing with `place_frame`), with the ONNX Runtime and the PyTorch backends.
 Recall and precision are scored alike for all: boxes placed on the ground through the frame's metadata
-(pipeline.detect.detector.georeference) and matched against truth.geojson (pipeline.detect.evaluate), over the
+(pipeline.placement.place) and matched against truth.geojson (pipeline.detect.evaluate), over the
 objects the benched frames label within the rows ours searches (300 m, 2x the model's GSD at most).
 
 Threads: torch and ONNX Runtime get the same deliberate count (all cores); ultralytics resets torch to
@@ -45,13 +45,14 @@ import cv2
 import numpy as np
 
 from pipeline.detect.backends import default_threads, open_detector
-from pipeline.detect.detector import DetectSettings, detect_frame, georeference
+from pipeline.detect.detector import DetectSettings, detect_frame, pixel_detections, place_frame
 from pipeline.detect.evaluate import Searched, TruthObject, load_truth, mark_range, score_all
 from pipeline.detect.merge import FrameBoxes
 from pipeline.detect.model import ModelSpec, load_model_spec
 from pipeline.detect.scale import plan_scales
 from pipeline.detect.tiling import batches, plan_tiles
 from pipeline.ingest import SAMPLE_EVERY, IngestSettings, load_frame, plan_flight
+from pipeline.placement import place
 from pipeline.types import CameraView, Detection
 
 SIZES = {"12 MP": (4000, 3000), "20 MP": (5472, 3648)}
@@ -119,7 +120,9 @@ def run_ours(case: Case, detector: Any, settings: DetectSettings) -> Outcome:
     detect_frame(case.frames[0].image, case.frames[0].view, detector, settings)  # warm-up
     for f in case.frames:
         t0 = time.perf_counter()
-        result = detect_frame(f.image, f.view, detector, settings, path=f.name)
+        result = place_frame(
+            detect_frame(f.image, f.view, detector, settings, path=f.name), settings.max_ground_distance_m
+        )
         out.seconds.append(time.perf_counter() - t0)
         out.detections.extend(result.detections)
         out.tiles += result.tiles
@@ -176,7 +179,7 @@ def run_sahi(case: Case, spec: ModelSpec, settings: DetectSettings, threads: int
         )
         keep = boxes.score >= minimum[boxes.cls]
         boxes = FrameBoxes(boxes.xyxy[keep], boxes.score[keep], boxes.cls[keep], boxes.cut[keep])
-        out.detections.extend(georeference(boxes, f.view, spec.classes, f.name, 1e9)[0])
+        out.detections.extend(place(pixel_detections(boxes, spec.classes, f.name), f.view, 1e9).detections)
     return out
 
 

@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from pipeline.detect.backends import open_detector
-from pipeline.detect.detector import DetectSettings, detect_frame
+from pipeline.detect.detector import DetectSettings, detect_frame, place_frame
 from pipeline.detect.model import load_model_spec
 from pipeline.ingest import load_frame, photo_ref
 from pipeline.train.realdata import frames
@@ -55,7 +55,7 @@ def run(card: str, real: Path, pictures: Path) -> dict[str, Any]:
     for path, _src in frames(real, held_out=True):
         # The one ingest, as `patrol detect` reads a photo.
         frame = load_frame(photo_ref(path))
-        result = detect_frame(
+        in_pixels = detect_frame(
             frame.image,
             frame.view,
             detector,
@@ -64,6 +64,7 @@ def run(card: str, real: Path, pictures: Path) -> dict[str, Any]:
             intrinsics=frame.intrinsics,
             why_no_pose=frame.why_no_pose,
         )
+        result = place_frame(in_pixels, settings.max_ground_distance_m)
         per_frame[path.name] = len(result.detections)
         draw(frame.image, result.detections, pictures / f"{path.stem}.png")
     labels = json.loads(LABELS.read_text())["labels"]
@@ -80,6 +81,7 @@ def run(card: str, real: Path, pictures: Path) -> dict[str, Any]:
         image = cv2.imread(str(real / "raven_thumbs" / name))
         k = THUMB_GSD_M / spec.gsd_m
         big = cv2.resize(image, None, fx=k, fy=k, interpolation=cv2.INTER_LINEAR)
+        # Unposed: the pixel detections are all there is (placing would keep every one, unplaced).
         result = detect_frame(big, None, detector, thumb_settings, path=name)
         garbage = [d for d in result.detections if d.class_name == "garbage_pile"]
         counts[waste] += 1

@@ -10,7 +10,7 @@ is the sum of independent parts, each a standard deviation in metres along one h
 - the depression angle (gimbal and IMU): d = h * cot(angle), so an error of sigma_a radians moves the point
   along the line of sight by sigma_a * r^2 / h, r the slant range;
 - the heading: sigma_a * d across the line of sight;
-- where on the box the object's ground position is taken (pipeline.detect.detector.anchor_px): a share of
+- where on the box the object's ground position is taken (pipeline.placement.anchor_px): a share of
   the object's extent.
 
 The parts are added as variances and the sum treated as a circular normal per axis, whose 90 % radius is

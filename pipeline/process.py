@@ -241,6 +241,8 @@ def sightings_for(
             footprint=det.footprint,
             size_m=det.size_m,
             position_error_m=det.position_error_m,
+            ground_distance_m=det.ground_distance_m,
+            local_gsd_m=det.local_gsd_m,
             evidence_jpeg=_jpeg(crop(frame.full_image(), det.xyxy_px)),
         )
         stored, _ = store_evidence(data_root, sighting)
@@ -285,14 +287,14 @@ def _write_still(image: np.ndarray, path: Path) -> None:
 
 def detect_and_place(ref: FrameRef, job: ProcessJob, detector: Detector) -> tuple[int, dict[str, Any]]:
     """(detections, result record) for one frame; PipelineError when its pixels cannot be used."""
-    from pipeline.detect.detector import detect_frame, reduction_rule
+    from pipeline.detect.detector import detect_frame, place_frame, reduction_rule
     from pipeline.ingest import load_frame
 
     data_root = Path(job.data_root)
     # Decoded as small as the detector allows; crops and stills come from the full pixels (full_image).
     rule = reduction_rule(detector, job.detect)
     frame = load_frame(ref, job.ground_elevation_m, job.ingest.max_pixels, rule)
-    found = detect_frame(
+    in_pixels = detect_frame(
         frame.image,
         frame.view,
         detector,
@@ -302,6 +304,7 @@ def detect_and_place(ref: FrameRef, job: ProcessJob, detector: Detector) -> tupl
         why_no_pose=frame.why_no_pose,
         reduction=frame.reduction,
     )
+    found = place_frame(in_pixels, job.detect.max_ground_distance_m)
     frame_path = frame_path_for(ref, data_root)
     sightings = sightings_for(frame, found.detections, frame_path, data_root)
     if sightings and ref.is_video:

@@ -175,6 +175,35 @@ class CameraView:
 
 
 @dataclass(frozen=True)
+class Unposed:
+    """A frame whose camera cannot be placed on the ground, and why (no GPS position, no height, metadata of
+    another image shape ...): what placing receives instead of a CameraView."""
+
+    why: str
+
+
+# What placing takes: a camera that is posed, or one that says why it is not.
+Camera = CameraView | Unposed
+
+
+@dataclass(frozen=True)
+class PixelDetection:
+    """One object the detector found in one frame, in pixels only: what detection hands to placing.
+
+    `xyxy_px` is in the original frame's pixels. A frame without a usable pose is searched at assumed ground
+    resolutions: `assumed_gsd_m` is the one that found this box and `size_m` its extent at it (both None
+    when the frame's pose gave the resolution; placing then measures the size on the ground).
+    """
+
+    path: str
+    class_name: str
+    score: float
+    xyxy_px: tuple[float, float, float, float]
+    size_m: float | None = None
+    assumed_gsd_m: float | None = None
+
+
+@dataclass(frozen=True)
 class GroundPoint:
     lat: float
     lon: float
@@ -204,6 +233,10 @@ class Sighting:
     position_error_m: float | None = None  # 90 % radius (pipeline.position_error)
     evidence_jpeg: bytes | None = field(default=None, repr=False)
     evidence_path: str | None = None
+    # What placing knew (pipeline.placement): the anchor's distance from the point below the camera, and the
+    # ground one pixel covers there (metres; None in records written before placing kept them).
+    ground_distance_m: float | None = None
+    local_gsd_m: float | None = None
 
 
 @dataclass(frozen=True)
@@ -219,10 +252,10 @@ class FrameCoverage:
 
 @dataclass(frozen=True)
 class Detection:
-    """One object the detector found in one frame.
+    """One object the detector found in one frame, placed on the ground (pipeline.placement) when it can be.
 
     `xyxy_px` is in the original frame's pixels. `lat`/`lon` are where the box's ground anchor lands (the box
-    centre at nadir, lower in oblique views: pipeline.detect.detector.anchor_px), `footprint` is the whole box
+    centre at nadir, lower in oblique views: pipeline.placement.anchor_px), `footprint` is the whole box
     on the ground as (lat, lon) pairs, first point not repeated. All three are empty when the frame has no
     usable pose. `size_m` is the footprint's largest extent.
     """
@@ -240,6 +273,9 @@ class Detection:
     # box (and `size_m` is then the box's extent at it). None when the pose gave the resolution.
     assumed_gsd_m: float | None = None
     position_error_m: float | None = None  # 90 % radius of lat/lon (pipeline.position_error)
+    # The ground one pixel covers at the anchor (pipeline.geo.local_gsd_m), when placed. Not in as_dict:
+    # the `patrol detect --json` fields are a contract; the sighting carries it on.
+    local_gsd_m: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The `patrol detect --json` object."""

@@ -86,7 +86,7 @@ def _detector(args: argparse.Namespace) -> Any:
 
 def cmd_detect(args: argparse.Namespace) -> int:
     from pipeline.config import load_settings
-    from pipeline.detect.detector import detect_frame, reduction_rule
+    from pipeline.detect.detector import detect_frame, place_frame, reduction_rule
     from pipeline.ingest import load_frame, photo_ref
 
     settings = _settings(args)
@@ -98,7 +98,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
             # The one ingest: the header's pixel count is checked before decoding, as in `patrol process`.
             rule = reduction_rule(detector, settings)
             frame = load_frame(photo_ref(Path(name)), args.ground_elevation, max_pixels, rule)
-            result = detect_frame(
+            in_pixels = detect_frame(
                 frame.image,
                 frame.view,
                 detector,
@@ -108,6 +108,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
                 why_no_pose=frame.why_no_pose,
                 reduction=frame.reduction,
             )
+            result = place_frame(in_pixels, settings.max_ground_distance_m)
         except PipelineError as err:
             failed += 1
             _warn("error", str(err))

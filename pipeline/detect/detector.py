@@ -1,15 +1,9 @@
-"""A frame in, Detection records out: scale plan -> tiles -> model -> merge -> ground.
+"""A frame in, pixel detections out: scale plan -> tiles -> model -> merge. Then placing, its own step.
 
-`detect_frame` is what the flow calls per frame (pixels and camera view already in hand); `detect_image`
-reads a photo and its metadata first, which is what `patrol detect` does.
-
-Where a detection is on the ground: the box's ground anchor, `anchor_px`. Seen straight down, the box centre
-is the object's centre. Seen obliquely, a standing object (a shed, a wall-side shack) leans away from the
-camera in the image: the box runs from its base nearest the camera (the bottom edge) to the far edge of its
-roof (the top edge), and the roof is displaced beyond the base by its height. Then the centre lands behind
-the object, while the bottom edge lands on its near edge. The anchor slides from the centre at nadir to a
-quarter of the box height above the bottom at 45 degrees of tilt and beyond: inside the footprint of a flat
-object (its near half) and cancelling most of the relief displacement of a standing one.
+`detect_frame` is what every caller runs per frame (pixels and camera view already in hand): a FrameSearch,
+boxes in pixels and the camera the pixels were searched with (posed, or saying why not). `place_frame` puts
+them on the ground (pipeline.placement) as the FrameDetections callers report. `detect_image` reads a photo
+and its metadata first, which is what tests and scripts use.
 """
 
 from __future__ import annotations
@@ -22,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline import geo, position_error
+from pipeline import geo, placement
 from pipeline.detect.merge import FrameBoxes, merge, to_frame
 from pipeline.detect.model import Detector
 from pipeline.detect.scale import (
@@ -36,7 +30,7 @@ from pipeline.detect.scale import (
 from pipeline.detect.stages import StageClock
 from pipeline.detect.tiling import TileWindow, batches, plan_tiles
 from pipeline.errors import GeoreferenceError, MetadataError, ModelError, PipelineError
-from pipeline.types import CameraView, Detection, ImageMeta, Intrinsics
+from pipeline.types import Camera, CameraView, Detection, ImageMeta, Intrinsics, PixelDetection, Unposed
 
 # The minimum score where neither the settings nor the model card say otherwise.
 DEFAULT_CONF = 0.25
@@ -117,8 +111,29 @@ class DetectSettings:
 
 
 @dataclass(frozen=True)
+class FrameSearch:
+    """What detection made of one frame, in pixels: its boxes, how it was searched, and the camera the pixels
+    were searched with (fitted to their size), posed or saying why not: what placing takes."""
+
+    path: str
+    width_px: int
+    height_px: int
+    detections: tuple[PixelDetection, ...]
+    camera: Camera
+    fallback_scale: bool  # searched at a fallback scale (no usable pose); see notes
+    strips: int
+    tiles: int
+    seconds: float
+    notes: tuple[str, ...] = field(default=())
+    searched_rows: tuple[int, int] = (0, 0)  # [top, bottom) of the frame; the rest is beyond the limits
+    # (stage, seconds) of this frame: plan, rescale, tile, network, merge (pipeline.detect.stages).
+    stage_seconds: tuple[tuple[str, float], ...] = field(default=())
+    reduction: int = 1  # the pixels searched were decoded at 1/reduction of the frame's size
+
+
+@dataclass(frozen=True)
 class FrameDetections:
-    """What detection made of one frame: its detections and how it was searched."""
+    """One frame searched and its detections placed (place_frame): what the callers report."""
 
     path: str
     width_px: int
@@ -152,14 +167,6 @@ class FrameDetections:
         }
 
 
-def anchor_px(xyxy: Sequence[float], pitch_deg: float) -> tuple[float, float]:
-    """The pixel of a box that stands for the object's ground position (module docstring)."""
-    x0, y0, x1, y1 = xyxy
-    tilt = min(max(90.0 + pitch_deg, 0.0), 45.0)  # degrees away from straight down
-    below_centre = 0.25 * tilt / 45.0
-    return (x0 + x1) / 2.0, y0 + (y1 - y0) * (0.5 + below_centre)
-
-
 def _fit_view(view: CameraView, width: int, height: int) -> CameraView | None:
     """The view for the pixels at hand: metadata written for another size (a resized copy) is scaled when
     the aspect agrees; otherwise None (the pose cannot be trusted for these pixels)."""
@@ -176,50 +183,41 @@ def _fit_view(view: CameraView, width: int, height: int) -> CameraView | None:
     )
 
 
-def georeference(
-    boxes: FrameBoxes, view: CameraView, classes: tuple[str, ...], path: str, max_distance_m: float
-) -> tuple[list[Detection], int]:
-    """Detections with ground positions; and how many boxes were dropped as beyond range or above the
-    horizon."""
-    anchors = np.array([anchor_px(b, view.pose.pitch_deg) for b in boxes.xyxy]).reshape(-1, 2)
-    en = geo.ground_offsets(view.intrinsics, view.pose, anchors)
-    dist = np.hypot(en[:, 0], en[:, 1])
-    latlon = geo.offsets_latlon(view.pose.lat, view.pose.lon, en)
-    out, dropped = [], 0
-    gnss = position_error.gnss_sigma_m(view.pose.gnss_sigma_m)
-    for k, xyxy in enumerate(boxes.xyxy):
-        if not np.isfinite(dist[k]) or dist[k] > max_distance_m:
-            dropped += 1
-            continue
-        box = _box(xyxy)
-        x0, y0, x1, y1 = box
-        corners = geo.ground_offsets(
-            view.intrinsics, view.pose, np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
-        )
-        size = None
-        if np.isfinite(corners).all():
-            size = float(np.max(np.hypot(*(corners[:, None, :] - corners[None, :, :]).transpose(2, 0, 1))))
-        try:
-            footprint = tuple(geo.ground_polygon(view, box, max_distance_m=max_distance_m, per_side=1))
-        except GeoreferenceError:
-            footprint = ()
-        out.append(
-            Detection(
-                path=path,
-                class_name=_class_name(classes, int(boxes.cls[k])),
-                score=float(boxes.score[k]),
-                xyxy_px=(x0, y0, x1, y1),
-                lat=float(latlon[k, 0]),
-                lon=float(latlon[k, 1]),
-                ground_distance_m=float(dist[k]),
-                size_m=size,
-                footprint=footprint,
-                position_error_m=position_error.sighting_error_m(
-                    view.pose.height_m, float(dist[k]), gnss, size
-                ),
-            )
-        )
-    return out, dropped
+def place_frame(found: FrameSearch, max_distance_m: float) -> FrameDetections:
+    """A searched frame's detections placed on the ground (pipeline.placement) through the camera it was
+    searched with; boxes beyond `max_distance_m` are dropped, and a note says how many."""
+    started = time.perf_counter()
+    placed = placement.place(found.detections, found.camera, max_distance_m)
+    notes = found.notes
+    if placed.dropped:
+        notes = (*notes, f"{placed.dropped} detection(s) beyond {max_distance_m:g} m not reported")
+    spent = time.perf_counter() - started
+    stages = found.stage_seconds
+    if isinstance(found.camera, CameraView):
+        stages = (*stages, ("place", spent))
+    return FrameDetections(
+        path=found.path,
+        width_px=found.width_px,
+        height_px=found.height_px,
+        detections=placed.detections,
+        georeferenced=isinstance(found.camera, CameraView),
+        fallback_scale=found.fallback_scale,
+        strips=found.strips,
+        tiles=found.tiles,
+        seconds=found.seconds + spent,
+        notes=notes,
+        searched_rows=found.searched_rows,
+        stage_seconds=stages,
+        reduction=found.reduction,
+    )
+
+
+def pixel_detections(boxes: FrameBoxes, classes: tuple[str, ...], path: str) -> tuple[PixelDetection, ...]:
+    """Merged boxes as the records placing takes, classes by name."""
+    return tuple(
+        PixelDetection(path, _class_name(classes, int(c)), float(sc), _box(b))
+        for b, sc, c in zip(boxes.xyxy, boxes.score, boxes.cls, strict=True)
+    )
 
 
 def _class_name(classes: tuple[str, ...], k: int) -> str:
@@ -305,9 +303,10 @@ def detect_frame(
     intrinsics: Intrinsics | None = None,
     why_no_pose: str = "",
     reduction: int = 1,
-) -> FrameDetections:
-    """Detect in one frame (H x W x 3 uint8 BGR). `view` None: no usable pose (`why_no_pose` says why); the
-    frame is then searched at the fallback scale (from `intrinsics` when known) and not georeferenced.
+) -> FrameSearch:
+    """Detect in one frame (H x W x 3 uint8 BGR), in pixels; place_frame puts the boxes on the ground.
+    `view` None: no usable pose (`why_no_pose` says why); the frame is then searched at the fallback scale
+    (from `intrinsics` when known) and its camera is Unposed.
 
     `reduction` > 1: `image` is the frame decoded at 1/reduction of its size (reduction_for says how far
     that may go); the frame is planned, and its boxes reported, in the full frame's pixels all the same."""
@@ -342,18 +341,12 @@ def detect_frame(
         notes.extend(plan.notes)
         windows = plan_tiles(plan, tile, overlap)
     merged = _search(image, plan, windows, detector, settings, reduction, clock)
-    with clock("place"):
-        found_list, dropped = georeference(
-            merged, view, detector.classes, path, settings.max_ground_distance_m
-        )
-    if dropped:
-        notes.append(f"{dropped} detection(s) beyond {settings.max_ground_distance_m:g} m not reported")
-    return FrameDetections(
+    return FrameSearch(
         path=path,
         width_px=width,
         height_px=height,
-        detections=tuple(found_list),
-        georeferenced=view is not None,
+        detections=pixel_detections(merged, detector.classes, path),
+        camera=view,
         fallback_scale=plan.fallback,
         strips=len(plan.strips),
         tiles=len(windows),
@@ -400,7 +393,7 @@ def _detect_unposed(
     started: float,
     reduction: int = 1,
     clock: StageClock | None = None,
-) -> FrameDetections:
+) -> FrameSearch:
     """A frame with no usable pose: one search per assumed ground resolution, boxes whose implied ground size
     is implausible for their class dropped, then one box per object across the passes (the best score
     wins; it says which resolution found it)."""
@@ -416,7 +409,7 @@ def _detect_unposed(
         )
         whole = ScalePlan(width, height, tuple(st for p in plans for st in p.strips), True)
         _check_reduction(whole, reduction, path)
-    found: list[Detection] = []
+    found: list[PixelDetection] = []
     strips = tiles = implausible = 0
     for plan in plans:
         plan = snap_to_reduction(plan, reduction)
@@ -431,12 +424,12 @@ def _detect_unposed(
             if size is not None and not settings.plausible_size(name, size):
                 implausible += 1
                 continue
-            found.append(Detection(path, name, float(sc), _box(b), size_m=size, assumed_gsd_m=assumed))
+            found.append(PixelDetection(path, name, float(sc), _box(b), size_m=size, assumed_gsd_m=assumed))
     if implausible:
         notes.append(
             f"{implausible} box(es) dropped: ground size implausible for the class at that resolution"
         )
-    kept: list[Detection] = []
+    kept: list[PixelDetection] = []
     if found:
         xywh = [
             [d.xyxy_px[0], d.xyxy_px[1], d.xyxy_px[2] - d.xyxy_px[0], d.xyxy_px[3] - d.xyxy_px[1]]
@@ -447,12 +440,12 @@ def _detect_unposed(
         ]
         keep = cv2.dnn.NMSBoxesBatched(xywh, [d.score for d in found], labels, 0.0, settings.iou)
         kept = sorted((found[int(i)] for i in np.asarray(keep).reshape(-1)), key=lambda d: -d.score)
-    return FrameDetections(
+    return FrameSearch(
         path=path,
         width_px=width,
         height_px=height,
         detections=tuple(kept),
-        georeferenced=False,
+        camera=Unposed(why_no_pose),
         fallback_scale=True,
         strips=strips,
         tiles=tiles,
@@ -503,7 +496,8 @@ def detect_image(
     settings: DetectSettings = DetectSettings(),
     ground_elevation_m: float | None = None,
 ) -> FrameDetections:
-    """Read a photo and its metadata, and detect in it (a frame whose tags are missing is still searched)."""
+    """Read a photo and its metadata, detect in it and place what it finds (a frame whose tags are missing is
+    still searched)."""
     from pipeline.metadata import read_image_meta
 
     p = Path(path)
@@ -515,4 +509,5 @@ def detect_image(
     except MetadataError as err:
         meta, why = None, err.reason
     view, intr, why = camera_for(meta, ground_elevation_m, why)
-    return detect_frame(image, view, detector, settings, path=str(p), intrinsics=intr, why_no_pose=why)
+    found = detect_frame(image, view, detector, settings, path=str(p), intrinsics=intr, why_no_pose=why)
+    return place_frame(found, settings.max_ground_distance_m)

@@ -290,7 +290,7 @@ def run_flight(
     one ingest `patrol process` uses (pipeline.ingest), every video frame by default: the same frames,
     poses (from the telemetry by time) and pixels production sees, only sampled more densely.
     `decode_reduced` False: every photo decoded whole (the bench's before/after of scaled decoding)."""
-    from pipeline.detect.detector import detect_frame, reduction_rule
+    from pipeline.detect.detector import detect_frame, place_frame, reduction_rule
     from pipeline.ingest import SAMPLE_EVERY, IngestSettings, close_readers, load_frame, plan_flight
 
     truth = load_truth(folder / "truth.geojson", f"{folder.name}/" if prefix is None else prefix)
@@ -307,7 +307,7 @@ def run_flight(
             try:
                 rule = reduction_rule(detector, settings) if decode_reduced else None
                 frame = load_frame(ref, max_pixels=ingest.max_pixels, reduction=rule)
-                result = detect_frame(
+                in_pixels = detect_frame(
                     frame.image,
                     frame.view,
                     detector,
@@ -317,6 +317,7 @@ def run_flight(
                     why_no_pose=frame.why_no_pose,
                     reduction=frame.reduction,
                 )
+                result = place_frame(in_pixels, settings.max_ground_distance_m)
             except PipelineError as err:
                 errors.append(str(err) if err.path else f"{path}: {err.reason}")
                 continue

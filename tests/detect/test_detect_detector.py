@@ -6,11 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from detect_fakes import ColourDetector, canvas, draw
-from detect_helpers import M3E_4000, view
+from detect_helpers import M3E_4000, detect_and_place, view
 
 from pipeline import geo
-from pipeline.detect.detector import DetectSettings, anchor_px, detect_frame, detect_image
+from pipeline.detect.detector import DetectSettings, detect_frame, detect_image
 from pipeline.errors import ModelError, PipelineError
+from pipeline.placement import anchor_px
 
 
 @pytest.mark.parametrize(
@@ -31,7 +32,7 @@ def test_detections_are_georeferenced_at_their_anchor_with_a_footprint(pitch_deg
     img = canvas(4000, 3000)
     draw(img, (1800, 2000, 1900, 2080), 1)
     v = view(80.0, pitch_deg)
-    result = detect_frame(img, v, ColourDetector(), path="f.jpg")
+    result = detect_and_place(img, v, ColourDetector(), path="f.jpg")
     assert result.georeferenced and not result.fallback_scale
     (det,) = result.detections
     assert det.path == "f.jpg" and det.class_name == "garbage_pile" and det.score == pytest.approx(0.9)
@@ -49,8 +50,8 @@ def test_nothing_is_reported_beyond_the_maximum_ground_distance():
     draw(img, (1900, 2800, 2000, 2900), 0)  # near
     draw(img, (1900, 300, 2000, 330), 0)  # far: about 250 m away at 100 m, -45 degrees
     v = view(100.0, -45.0)
-    near_only = detect_frame(img, v, ColourDetector(), DetectSettings(max_ground_distance_m=200.0))
-    both = detect_frame(img, v, ColourDetector(), DetectSettings(max_ground_distance_m=400.0))
+    near_only = detect_and_place(img, v, ColourDetector(), DetectSettings(max_ground_distance_m=200.0))
+    both = detect_and_place(img, v, ColourDetector(), DetectSettings(max_ground_distance_m=400.0))
     assert len(near_only.detections) == 1 and len(both.detections) == 2
     assert all(d.ground_distance_m is not None and d.ground_distance_m <= 200.0 for d in near_only.detections)
 
@@ -58,7 +59,7 @@ def test_nothing_is_reported_beyond_the_maximum_ground_distance():
 def test_a_frame_without_a_pose_is_searched_at_the_fallback_scale_and_says_so():
     img = canvas(4000, 3000)
     draw(img, (1000, 1000, 1100, 1060), 0)
-    result = detect_frame(img, None, ColourDetector(), intrinsics=M3E_4000, why_no_pose="no GPS position")
+    result = detect_and_place(img, None, ColourDetector(), intrinsics=M3E_4000, why_no_pose="no GPS position")
     assert result.fallback_scale and not result.georeferenced
     assert any("fallback scale" in n and "no GPS position" in n for n in result.notes)
     (det,) = result.detections
@@ -70,7 +71,7 @@ def test_an_unposed_frame_is_searched_at_several_resolutions_and_implausible_siz
     img = canvas(4000, 3000)
     draw(img, (200, 200, 300, 260), 1)  # 100 px: 1.0-4.1 m at 30-120 m (M3E): a plausible heap at all
     draw(img, (600, 1000, 3600, 2900), 1)  # 3000 px: 31-124 m from 30-120 m... too large for a heap
-    result = detect_frame(img, None, ColourDetector(), intrinsics=M3E_4000, why_no_pose="no altitude")
+    result = detect_and_place(img, None, ColourDetector(), intrinsics=M3E_4000, why_no_pose="no altitude")
     heights = (30.0, 60.0, 120.0)
     gsds = [h / M3E_4000.focal_px for h in heights]
     assert sum("assumed ground resolution" in n for n in result.notes) == 3
@@ -88,8 +89,8 @@ def test_a_resized_copy_keeps_its_pose_with_scaled_intrinsics():
     full = canvas(4000, 3000)
     draw(full, (1800, 1400, 1900, 1480), 1)
     v = view(100.0)
-    small = detect_frame(img, v, ColourDetector()).detections[0]
-    big = detect_frame(full, v, ColourDetector()).detections[0]
+    small = detect_and_place(img, v, ColourDetector()).detections[0]
+    big = detect_and_place(full, v, ColourDetector()).detections[0]
     assert small.lat is not None and big.lat is not None
     assert geo.distance_m(small.lat, small.lon, big.lat, big.lon) < 0.15
 

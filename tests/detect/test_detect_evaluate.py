@@ -11,7 +11,7 @@ import pytest
 from detect_helpers import M3E_4000, SAMPLES
 
 from pipeline import geo
-from pipeline.detect.detector import camera_for, georeference
+from pipeline.detect.detector import camera_for
 from pipeline.detect.evaluate import (
     Searched,
     TruthObject,
@@ -22,10 +22,10 @@ from pipeline.detect.evaluate import (
     score_all,
     score_class,
 )
-from pipeline.detect.merge import FrameBoxes
 from pipeline.detect.scale import plan_scales
 from pipeline.metadata import read_image_meta
-from pipeline.types import CameraView, Detection, Pose
+from pipeline.placement import place
+from pipeline.types import CameraView, Detection, PixelDetection, Pose
 
 LAT, LON = 22.98, 113.74
 CLASSES = ("illegal_construction", "garbage_pile")
@@ -156,14 +156,11 @@ def test_perfect_boxes_through_the_photos_metadata_find_every_target(flight: str
         assert v is not None, why
         plan = plan_scales(v, v.intrinsics.width_px, v.intrinsics.height_px, 0.08, 320, 64)
         searched[record["file"]] = Searched(v, plan.searched_rows)
-        boxes = record["boxes"]
-        fb = FrameBoxes(
-            np.array([b["xyxy_px"] for b in boxes], dtype=float).reshape(-1, 4),
-            np.full(len(boxes), 0.9),
-            np.array([CLASSES.index(b["class"]) for b in boxes], dtype=np.int64),
-            np.zeros(len(boxes), dtype=np.int8),
-        )
-        dets.extend(georeference(fb, v, CLASSES, record["file"], 300.0)[0])
+        boxes = [
+            PixelDetection(record["file"], b["class"], 0.9, tuple(map(float, b["xyxy_px"])))
+            for b in record["boxes"]
+        ]
+        dets.extend(place(boxes, v, 300.0).detections)
     truth = mark_range(load_truth(folder / "truth.geojson"), searched)
     total = score_all(CLASSES, [(dets, truth)], tolerance_m=2.0)[-1]
     assert total.truth > 10

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 from detect_fakes import ColourDetector, canvas, draw
-from detect_helpers import M3E_4000, SAMPLES, view
+from detect_helpers import M3E_4000, SAMPLES, detect_and_place, view
 
 from pipeline.detect.detector import DetectSettings, detect_frame, reduction_for, reduction_rule, search_plan
 from pipeline.detect.scale import decode_reduction, snap_to_reduction
@@ -84,8 +84,8 @@ def test_boxes_from_half_size_pixels_are_where_the_objects_are_in_the_full_frame
     path = tmp_path / "frame.jpg"
     cv2.imwrite(str(path), img, [cv2.IMWRITE_JPEG_QUALITY, 95])
     v = view(100.0, -90.0)
-    full = detect_frame(decode_photo(path), v, ColourDetector())
-    half = detect_frame(decode_photo(path, reduction=2), v, ColourDetector(), reduction=2)
+    full = detect_and_place(decode_photo(path), v, ColourDetector())
+    half = detect_and_place(decode_photo(path, reduction=2), v, ColourDetector(), reduction=2)
     assert (half.width_px, half.height_px, half.reduction) == (4000, 3000, 2)
     assert half.tiles == full.tiles
     for result in (full, half):

@@ -8,7 +8,7 @@ from typing import Any
 
 from flow_fakes import ExplodingDetector
 from flow_helpers import case_rows, copy_flight, make_job
-from pytest import MonkeyPatch
+from pytest import MonkeyPatch, approx
 
 from flows.process_flight import run_process
 
@@ -97,3 +97,28 @@ def test_a_frame_left_without_a_record_holds_the_push_until_the_next_run(
     second = run_process([str(flight)], job)
     assert second["flights"][0]["complete"] and second["flights"][0]["frames_reused"] == 1
     assert second["cases_new"] == len(case_rows(job.db_url)) > 0
+
+
+def test_a_placed_sighting_keeps_its_ground_distance_resolution_and_error(tmp_path: Path) -> None:
+    """Placing is its own step after detection; what it knows reaches the stored sighting."""
+    from pipeline import position_error
+    from pipeline.ingest import photo_ref
+    from pipeline.process import detect_and_place, job_detector
+
+    flight = copy_flight("nadir_mapping", tmp_path / "f", photos=1)
+    job = make_job(tmp_path)
+    detector, _ = job_detector(job)
+    (photo,) = sorted(flight.glob("*.JPG"))
+    detections, result = detect_and_place(photo_ref(photo, "f"), job, detector)
+    assert detections > 0 and len(result["sightings"]) == detections and result["not_placed"] is None
+    # DJI_0001: 100.65 m above take-off, looking straight down (-89.65 degrees), 1420.8 px focal length
+    # at 2000 x 1500 (its metadata): 0.0708 m per pixel below the camera, coarser towards the corners (41
+    # degrees off the axis there: 1 / cos^1.5, about 1.5x), and no anchor farther than the half-diagonal
+    # of 1250 px (88.6 m).
+    nadir_gsd = 100.65 / 1420.8
+    for s in result["sightings"]:
+        assert 0.0 <= s["ground_distance_m"] <= 88.6
+        assert 0.98 * nadir_gsd <= s["local_gsd_m"] <= 1.55 * nadir_gsd
+        assert s["position_error_m"] == approx(
+            position_error.sighting_error_m(100.65, s["ground_distance_m"], 2.0, s["size_m"]), rel=1e-6
+        )

@@ -282,10 +282,13 @@ def _push_flight(
             new += 1
             fresh_case = True
         rule = rules.get(group.class_name, default_rule)
+        # A flight older than the case's last sighting (pushed late) adds evidence but does not speak for
+        # its latest state: counts, area and absence stay the newer flight's.
+        latest = fresh_case or max(parse_time(s.seen_at, local_tz) for s in group.sightings) >= case.last_seen
         _add_group(
             session, case, group, frames, data_root, local_tz, now, first_on_flight=case.id not in seen_ids
         )
-        if coverage.note_area(case, coverage.group_area_m2(group), fresh_case):
+        if latest and coverage.note_area(case, coverage.group_area_m2(group), fresh_case):
             lifecycle.record_event(
                 session,
                 case,
@@ -300,12 +303,12 @@ def _push_flight(
             frames[usable[i].frame_path] for i in dedupe.covering(group.lat, group.lon, margin, footprints)
         ]
         seen_frames = {frames[s.frame_path].id for s in group.sightings}
-        case.evidence_seen, case.evidence_covered = coverage.record_views(
-            session, case, flight_id, covered, seen_frames
-        )
+        counts = coverage.record_views(session, case, flight_id, covered, seen_frames)
+        if latest:
+            case.evidence_seen, case.evidence_covered = counts
+            case.absent_since = None
         if fresh_case:
             _tag_new(session, case, group, rule, flight_id, local_tz)
-        case.absent_since = None
         seen_ids.add(case.id)
         touched.append(case)
 

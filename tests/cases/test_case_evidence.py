@@ -418,3 +418,26 @@ def test_a_reviewed_case_keeps_its_state_when_its_sightings_move(
     old = one_case(sessions, id=1)
     assert (old.status, old.sightings_count) == (lifecycle.CONFIRMED, 1)
     assert one_case(sessions, id=2).sightings_count == 1
+
+
+def test_an_older_flight_pushed_late_adds_views_but_not_the_latest_counts(
+    sessions: Sessions, categories: CategoryConfig, tmp_path: Path, sighting: Make, square: Square
+) -> None:
+    night2 = frames(square, "N2", NIGHT2, 3)
+    push(sessions, categories, tmp_path, seen_in(sighting, "N2", NIGHT2, [0, 1, 2]), frames=night2)
+    # Night 1's flight arrives afterwards: it saw the shed in 1 of its 4 views.
+    push(
+        sessions,
+        categories,
+        tmp_path,
+        seen_in(sighting, "N1", NIGHT1, [0]),
+        frames=frames(square, "N1", NIGHT1, 4),
+    )
+    case = one_case(sessions)
+    assert (case.evidence_seen, case.evidence_covered) == (3, 3)
+    with sessions() as s:
+        views = s.scalars(select(CaseViewRow).where(CaseViewRow.case_id == case.id)).all()
+    assert (
+        sorted((v.flight_id, v.seen) for v in views)
+        == [("N1", False)] * 3 + [("N1", True)] + [("N2", True)] * 3
+    )

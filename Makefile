@@ -59,7 +59,7 @@ init-weights: $(STAMP)
 # The README's screenshots, from the browser tests (a plain test run writes them to a temporary folder).
 screenshots: setup
 	PATROL_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q tests/review/test_browser.py \
-	  tests/review/test_triage_browser.py tests/review/test_upload_morning.py
+	  tests/review/test_triage_browser.py tests/review/test_upload_morning.py tests/review/test_evidence_browser.py
 
 demo: setup
 	$(BIN)/patrol demo

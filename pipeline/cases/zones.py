@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pipeline import geo
+from pipeline import dedupe, geo
 from pipeline.cases import lifecycle
 from pipeline.cases.lifecycle import REJECTED
 from pipeline.cases.models import Case, SightingRow, Zone
@@ -173,23 +173,13 @@ def zones_near(session: Session, points: Iterable[tuple[float, float]]) -> list[
     )
 
 
-def _inside(lat: float, lon: float, polygon: Sequence[Sequence[float]]) -> bool:
-    inside = False
-    n = len(polygon)
-    for i in range(n):
-        (y1, x1), (y2, x2) = polygon[i][:2], polygon[(i + 1) % n][:2]
-        if (y1 > lat) != (y2 > lat) and lon < x1 + (lat - y1) * (x2 - x1) / (y2 - y1):
-            inside = not inside
-    return inside
-
-
 def zone_for(zones: Sequence[Zone], class_name: str, lat: float, lon: float) -> Zone | None:
     """The first active zone (lowest id) that holds the point and applies to the class."""
     for zone in sorted(zones, key=lambda z: z.id):
         if zone.class_name not in (None, class_name):
             continue
         in_box = zone.min_lat <= lat <= zone.max_lat and zone.min_lon <= lon <= zone.max_lon
-        if in_box and _inside(lat, lon, zone.polygon):
+        if in_box and dedupe.covering(lat, lon, 0.0, [[(p[0], p[1]) for p in zone.polygon]]):
             return zone
     return None
 

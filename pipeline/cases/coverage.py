@@ -36,6 +36,7 @@ GROWN_FACTOR = 1.5
 ABSENT_MISS_P = 0.05
 # "New since" needs the earlier looks that did not see it to have been as unlikely to miss it.
 NEW_MISS_P = 0.05
+EARLIER_FRAMES = 400  # of a coverage cell, latest first: a few nights of mapping flights over it
 _CHUNK = 500
 
 
@@ -80,7 +81,9 @@ def frames_covering(
     not_flight: str | None = None,
     before: datetime | None = None,
 ) -> list[Frame]:
-    """Frames of other flights, earlier than `before`, that covered (lat, lon) adequately; latest first."""
+    """Frames of other flights, earlier than `before`, that covered (lat, lon) adequately; latest first.
+    Only the latest EARLIER_FRAMES of its coverage cell are read: a year of nightly flights over one place
+    would otherwise load thousands of footprints for every new object, and only the latest looks decide."""
     query = (
         select(Frame)
         .join(CoverageCell, CoverageCell.frame_id == Frame.id)
@@ -90,6 +93,7 @@ def frames_covering(
         query = query.where(Frame.flight_id != not_flight)
     if before is not None:
         query = query.where(Frame.seen_at < before)
+    query = query.order_by(Frame.seen_at.desc(), Frame.id.desc()).limit(EARLIER_FRAMES)
     frames = list(session.scalars(query))
     hits = dedupe.covering(lat, lon, margin_m, [[tuple(p) for p in f.footprint or ()] for f in frames])
     out = [frames[i] for i in hits]

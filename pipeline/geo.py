@@ -215,26 +215,26 @@ def pose_from_meta(meta: ImageMeta, ground_elevation_m: float | None = None) -> 
         raise refuse("rel_alt_m", "no height above ground")
     else:
         raise GeoreferenceError("no height above ground (no relative altitude)", meta.path)
-    if meta.gimbal_yaw_deg is not None:
-        yaw = meta.gimbal_yaw_deg
+    if meta.gimbal.yaw_deg is not None:
+        yaw = meta.gimbal.yaw_deg
     elif "gimbal_yaw_deg" in bad:
         raise refuse("gimbal_yaw_deg", "the camera's heading is unknown, not taken from the flight yaw")
-    elif meta.flight_yaw_deg is not None:
-        yaw = meta.flight_yaw_deg
+    elif meta.flight.yaw_deg is not None:
+        yaw = meta.flight.yaw_deg
         notes.append("gimbal yaw missing: used flight yaw")
     elif "flight_yaw_deg" in bad:
         raise refuse("flight_yaw_deg", "no camera heading")
     else:
         raise GeoreferenceError("no camera heading (neither gimbal nor flight yaw)", meta.path)
-    if meta.gimbal_pitch_deg is not None:
-        pitch = meta.gimbal_pitch_deg
+    if meta.gimbal.pitch_deg is not None:
+        pitch = meta.gimbal.pitch_deg
     elif "gimbal_pitch_deg" in bad:
         raise refuse("gimbal_pitch_deg", "the camera's direction is unknown, not assumed nadir")
     else:
         pitch = -90.0
         notes.append("gimbal pitch missing: assumed nadir")
-    if meta.gimbal_roll_deg is not None:
-        roll = meta.gimbal_roll_deg
+    if meta.gimbal.roll_deg is not None:
+        roll = meta.gimbal.roll_deg
     elif "gimbal_roll_deg" in bad:
         raise refuse("gimbal_roll_deg", "not assumed level")
     else:

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 from pipeline import filekinds, filenames, geo
 from pipeline.config import DEFAULT_MAX_PIXELS
 from pipeline.errors import FrameError, GeoreferenceError, MetadataError, PipelineError, PixelLimitError
-from pipeline.types import CameraView, ImageMeta, Intrinsics, SrtEntry
+from pipeline.types import CameraView, ImageMeta, Intrinsics, SrtEntry, flat_fields
 from pipeline.video_readers import VideoReader as VideoReader  # re-exported: where callers import it from
 from pipeline.video_readers import close_videos, open_videos
 
@@ -377,15 +377,6 @@ def _lerp(a: float | None, b: float | None, t: float) -> float | None:
     return a + (b - a) * t
 
 
-def _lerp_angle(a: float | None, b: float | None, t: float) -> float | None:
-    """Angles take the short way round: 359 -> 1 passes through 0, not 180."""
-    if a is None or b is None:
-        return a if t < 0.5 else b
-    delta = (b - a + 180.0) % 360.0 - 180.0
-    out = a + delta * t
-    return (out + 180.0) % 360.0 - 180.0
-
-
 def interpolate_entry(
     entries: Sequence[SrtEntry], time_ms: float, width: int, height: int, path: str
 ) -> ImageMeta:
@@ -410,12 +401,8 @@ def interpolate_entry(
         lon=_lerp(a.lon, b.lon, t),
         abs_alt_m=_lerp(a.abs_alt_m, b.abs_alt_m, t),
         rel_alt_m=_lerp(a.rel_alt_m, b.rel_alt_m, t),
-        gimbal_yaw_deg=_lerp_angle(a.gimbal_yaw_deg, b.gimbal_yaw_deg, t),
-        gimbal_pitch_deg=_lerp(a.gimbal_pitch_deg, b.gimbal_pitch_deg, t),
-        gimbal_roll_deg=_lerp(a.gimbal_roll_deg, b.gimbal_roll_deg, t),
-        flight_yaw_deg=_lerp_angle(a.flight_yaw_deg, b.flight_yaw_deg, t),
-        flight_pitch_deg=_lerp(a.flight_pitch_deg, b.flight_pitch_deg, t),
-        flight_roll_deg=_lerp(a.flight_roll_deg, b.flight_roll_deg, t),
+        gimbal=a.gimbal.toward(b.gimbal, t),
+        flight=a.flight.toward(b.flight, t),
         focal_mm=near.focal_mm,
         focal_35mm=near.focal_35mm,
     )
@@ -426,7 +413,8 @@ def _with_unreadable(meta: ImageMeta, near: SrtEntry, a: SrtEntry, b: SrtEntry) 
     """The interpolated meta, naming the fields it lacks because a block around it could not be read (so
     that no default stands in for them: pipeline.geo.pose_from_meta)."""
     said = {**dict(a.unreadable), **dict(b.unreadable), **dict(near.unreadable)}
-    bad = tuple((name, what) for name, what in said.items() if getattr(meta, name, 0) is None)
+    values = flat_fields(meta)
+    bad = tuple((name, what) for name, what in said.items() if values.get(name, 0) is None)
     if not bad:
         return meta
     blocks = sorted({a.index, b.index})
@@ -510,7 +498,7 @@ def sample_frames(
 
 def _step_m(meta: ImageMeta, heading: float | None, settings: IngestSettings) -> float | None:
     """Distance to the next sample; the camera's own yaw stands in for the heading until it is known."""
-    direction = heading if heading is not None else meta.gimbal_yaw_deg or meta.flight_yaw_deg or 0.0
+    direction = heading if heading is not None else meta.gimbal.yaw_deg or meta.flight.yaw_deg or 0.0
     extent = along_track_extent_m(meta, direction, settings.max_distance_m)
     return None if extent is None else max(extent * (1.0 - settings.overlap), 0.5)
 

@@ -7,8 +7,64 @@ from behind the camera (its right side goes down).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from typing import Any
+
+
+@dataclass(frozen=True)
+class Attitude:
+    """Which way a camera gimbal or an airframe points (the conventions above); None where the source does not
+    say. Files, telemetry and `patrol meta --json` name these `<part>_yaw_deg` etc. (`flat`)."""
+
+    yaw_deg: float | None = None
+    pitch_deg: float | None = None
+    roll_deg: float | None = None
+
+    def flat(self, part: str) -> dict[str, float | None]:
+        """The fields under their flat names: `part` is "gimbal" or "flight"."""
+        return {f"{part}_{axis}_deg": getattr(self, f"{axis}_deg") for axis in _AXES}
+
+    @classmethod
+    def from_flat(cls, values: Mapping[str, Any], part: str) -> Attitude:
+        """The inverse of `flat`: the part's three fields from a mapping of flat names (absent: None)."""
+        return cls(*(values.get(f"{part}_{axis}_deg") for axis in _AXES))
+
+    def angles(self) -> tuple[float, float, float]:
+        """Yaw, pitch and roll of an attitude that states all three (the simulator's truth)."""
+        if self.yaw_deg is None or self.pitch_deg is None or self.roll_deg is None:
+            raise ValueError(f"{self} does not state all three angles")
+        return self.yaw_deg, self.pitch_deg, self.roll_deg
+
+    def toward(self, other: Attitude, t: float) -> Attitude:
+        """The attitude a fraction `t` of the way to `other`, angles the short way round (359 -> 1 passes
+        through 0, not 180); where either side lacks a value, the nearer side's."""
+        return Attitude(*(_lerp_angle(getattr(self, n), getattr(other, n), t) for n in _ATTITUDE_FIELDS))
+
+
+_AXES = ("yaw", "pitch", "roll")
+_ATTITUDE_FIELDS = ("yaw_deg", "pitch_deg", "roll_deg")
+# The parts an attitude is recorded for, in the order files and `patrol meta --json` list them.
+ATTITUDE_PARTS = ("gimbal", "flight")
+FLAT_ATTITUDE_NAMES: tuple[str, ...] = tuple(f"{p}_{a}_deg" for p in ATTITUDE_PARTS for a in _AXES)
+
+
+def flat_fields(record: Any) -> dict[str, Any]:
+    """A record's fields under their flat names, its attitudes as `gimbal_yaw_deg` ...: the names the
+    readers, `unreadable` and the JSON output use."""
+    out: dict[str, Any] = {}
+    for f in fields(record):
+        value = getattr(record, f.name)
+        out.update(value.flat(f.name) if isinstance(value, Attitude) else {f.name: value})
+    return out
+
+
+def _lerp_angle(a: float | None, b: float | None, t: float) -> float | None:
+    if a is None or b is None:
+        return a if t < 0.5 else b
+    delta = (b - a + 180.0) % 360.0 - 180.0
+    out = a + delta * t
+    return (out + 180.0) % 360.0 - 180.0
 
 
 @dataclass(frozen=True)
@@ -25,12 +81,8 @@ class ImageMeta:
     lon: float | None = None
     abs_alt_m: float | None = None  # above sea level (GPS or barometric; often tens of metres off)
     rel_alt_m: float | None = None  # above the take-off point
-    gimbal_yaw_deg: float | None = None
-    gimbal_pitch_deg: float | None = None
-    gimbal_roll_deg: float | None = None
-    flight_yaw_deg: float | None = None
-    flight_pitch_deg: float | None = None
-    flight_roll_deg: float | None = None
+    gimbal: Attitude = field(default_factory=Attitude)
+    flight: Attitude = field(default_factory=Attitude)
     focal_mm: float | None = None
     focal_35mm: float | None = None
     calibrated_focal_px: float | None = None  # DJI CalibratedFocalLength, as written (units vary by model)
@@ -51,7 +103,8 @@ class ImageMeta:
 
     def as_dict(self) -> dict[str, Any]:
         """The `patrol meta --json` object (DESIGN.md field names, problems as a list)."""
-        out = {name: getattr(self, name) for name in META_FIELDS}
+        flat = flat_fields(self)
+        out = {name: flat[name] for name in META_FIELDS}
         out["problems"] = list(self.problems)
         return out
 
@@ -67,12 +120,7 @@ META_FIELDS: tuple[str, ...] = (
     "lon",
     "abs_alt_m",
     "rel_alt_m",
-    "gimbal_yaw_deg",
-    "gimbal_pitch_deg",
-    "gimbal_roll_deg",
-    "flight_yaw_deg",
-    "flight_pitch_deg",
-    "flight_roll_deg",
+    *FLAT_ATTITUDE_NAMES,
     "focal_mm",
     "focal_35mm",
     "problems",
@@ -90,12 +138,8 @@ class SrtEntry:
     lon: float | None = None
     rel_alt_m: float | None = None
     abs_alt_m: float | None = None
-    gimbal_yaw_deg: float | None = None
-    gimbal_pitch_deg: float | None = None
-    gimbal_roll_deg: float | None = None
-    flight_yaw_deg: float | None = None
-    flight_pitch_deg: float | None = None
-    flight_roll_deg: float | None = None
+    gimbal: Attitude = field(default_factory=Attitude)
+    flight: Attitude = field(default_factory=Attitude)
     focal_mm: float | None = None
     focal_35mm: float | None = None
     satellites: int | None = None
@@ -112,20 +156,14 @@ class SrtEntry:
             "rel_alt_m": self.rel_alt_m,
             "abs_alt_m": self.abs_alt_m,
         }
-        for name in (
-            "gimbal_yaw_deg",
-            "gimbal_pitch_deg",
-            "gimbal_roll_deg",
-            "flight_yaw_deg",
-            "flight_pitch_deg",
-            "flight_roll_deg",
-            "focal_mm",
-            "focal_35mm",
-            "satellites",
-        ):
-            value = getattr(self, name)
-            if value is not None:
-                out[name] = value
+        optional = {
+            **self.gimbal.flat("gimbal"),
+            **self.flight.flat("flight"),
+            "focal_mm": self.focal_mm,
+            "focal_35mm": self.focal_35mm,
+            "satellites": self.satellites,
+        }
+        out.update({name: value for name, value in optional.items() if value is not None})
         out.update(dict(self.extra))
         if self.unreadable:
             out["problems"] = [f"{name} unreadable ({what})" for name, what in self.unreadable]

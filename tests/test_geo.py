@@ -10,7 +10,15 @@ import pytest
 
 from pipeline import geo
 from pipeline.errors import GeoreferenceError
-from pipeline.types import CameraView, ImageMeta, Intrinsics, Pose
+from pipeline.types import (
+    ATTITUDE_PARTS,
+    FLAT_ATTITUDE_NAMES,
+    Attitude,
+    CameraView,
+    ImageMeta,
+    Intrinsics,
+    Pose,
+)
 
 DONGGUAN = (22.98, 113.74)
 
@@ -204,11 +212,14 @@ def test_box_polygon_wholly_above_the_horizon_is_an_error():
 
 
 def _meta(**kw: float | None) -> ImageMeta:
+    """A photo's metadata from flat field names (`gimbal_yaw_deg` ... as files and JSON name them)."""
     base: dict[str, float | None] = dict(
         lat=22.98, lon=113.74, abs_alt_m=150.0, rel_alt_m=100.0, gimbal_yaw_deg=30.0, gimbal_pitch_deg=-80.0
     )
     base.update(kw)
-    return ImageMeta(path="x.jpg", width=4000, height=3000, **base)  # type: ignore[arg-type]
+    attitudes = {part: Attitude.from_flat(base, part) for part in ATTITUDE_PARTS}
+    rest = {k: v for k, v in base.items() if k not in FLAT_ATTITUDE_NAMES}
+    return ImageMeta(path="x.jpg", width=4000, height=3000, **rest, **attitudes)  # type: ignore[arg-type]
 
 
 def test_pose_uses_relative_altitude_and_gimbal_angles():

@@ -16,13 +16,12 @@ from pipeline.ingest import (
     SAMPLE_EVERY,
     IngestSettings,
     VideoReader,
-    _lerp_angle,
     interpolate_entry,
     load_frame,
     plan_flight,
     sample_frames,
 )
-from pipeline.types import SrtEntry
+from pipeline.types import Attitude, SrtEntry
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_flights"
 
@@ -37,7 +36,7 @@ SAMPLES = Path(__file__).resolve().parents[1] / "sample_flights"
     ],
 )
 def test_angles_interpolate_the_short_way_round(a: float, b: float, t: float, expected: float) -> None:
-    got = _lerp_angle(a, b, t)
+    got = Attitude(a).toward(Attitude(b), t).yaw_deg
     assert got is not None and abs((got - expected + 180) % 360 - 180) < 1e-9
 
 
@@ -48,7 +47,15 @@ def _track(n: int, speed_m_s: float, step_ms: int = 1000) -> list[SrtEntry]:
         lat, lon = geo.offset_latlon(22.98, 113.74, 0.0, speed_m_s * k * step_ms / 1000)
         out.append(
             SrtEntry(
-                k + 1, k * step_ms, (k + 1) * step_ms, lat, lon, 100.0, None, 0.0, -90.0, 0.0, focal_35mm=24.0
+                k + 1,
+                k * step_ms,
+                (k + 1) * step_ms,
+                lat,
+                lon,
+                100.0,
+                None,
+                Attitude(0.0, -90.0, 0.0),
+                focal_35mm=24.0,
             )
         )
     return out

@@ -12,7 +12,7 @@ import pytest
 from pipeline import geo, position_error
 from pipeline.metadata.xmp import parse_xmp
 from pipeline.position_error import ErrorModel
-from pipeline.types import ImageMeta, Intrinsics, Pose
+from pipeline.types import Attitude, ImageMeta, Intrinsics, Pose
 
 INTR = Intrinsics(4000, 3000, 2800.0, 2000.0, 1500.0, source="test")
 
@@ -99,8 +99,8 @@ def test_rtk_tags_give_the_pose_its_accuracy_only_with_a_differential_fix(
         0.0295,
     )
     meta = ImageMeta(
-        "x.jpg", 4000, 3000, lat=22.98, lon=113.74, rel_alt_m=90.0, gimbal_yaw_deg=0.0,
-        gimbal_pitch_deg=-90.0, rtk_flag=flag, rtk_std_lat_m=0.0181, rtk_std_lon_m=0.0123,
+        "x.jpg", 4000, 3000, lat=22.98, lon=113.74, rel_alt_m=90.0, gimbal=Attitude(0.0, -90.0),
+        rtk_flag=flag, rtk_std_lat_m=0.0181, rtk_std_lon_m=0.0123,
     )  # fmt: skip
     pose, _ = geo.pose_from_meta(meta)
     assert pose.gnss_sigma_m == sigma

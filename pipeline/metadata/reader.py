@@ -19,7 +19,7 @@ from pipeline.metadata import jpeg
 from pipeline.metadata.exif import ExifFields, exif_fields, read_tags
 from pipeline.metadata.pixels import check_size, declared_size
 from pipeline.metadata.xmp import XmpFields, parse_xmp
-from pipeline.types import ImageMeta
+from pipeline.types import ImageMeta, flat_fields
 
 MAX_READ_BYTES = 64 * 1024 * 1024  # metadata sits at the front; a bigger file is read only this far
 # Which position a photo has, when EXIF GPS and XMP both give one (the same rule for every vendor: DJI,
@@ -166,12 +166,8 @@ def image_meta_from_bytes(
         lon=lon,
         abs_alt_m=abs_alt,
         rel_alt_m=xm.rel_alt_m,
-        gimbal_yaw_deg=xm.gimbal_yaw_deg,
-        gimbal_pitch_deg=xm.gimbal_pitch_deg,
-        gimbal_roll_deg=xm.gimbal_roll_deg,
-        flight_yaw_deg=xm.flight_yaw_deg,
-        flight_pitch_deg=xm.flight_pitch_deg,
-        flight_roll_deg=xm.flight_roll_deg,
+        gimbal=xm.gimbal,
+        flight=xm.flight,
         focal_mm=ex.focal_mm,
         focal_35mm=ex.focal_35mm,
         calibrated_focal_px=xm.calibrated_focal_px,
@@ -186,7 +182,8 @@ def image_meta_from_bytes(
         problems=tuple(dict.fromkeys(problems)),
     )
     # What XMP stated and could not be read, where no other source gave the field a value.
-    bad = tuple((name, what) for name, what in xm.unreadable if getattr(meta, name, 0) is None)
+    values = flat_fields(meta)
+    bad = tuple((name, what) for name, what in xm.unreadable if values.get(name, 0) is None)
     return replace(meta, unreadable=bad) if bad else meta
 
 

@@ -39,7 +39,7 @@ from pathlib import Path
 
 from pipeline.errors import TelemetryError
 from pipeline.metadata.xmp import plausible
-from pipeline.types import SrtEntry
+from pipeline.types import Attitude, SrtEntry
 
 _NUM = r"[-+]?\d+(?:\.\d+)?"
 _TIME = re.compile(
@@ -199,7 +199,11 @@ def _entry(block: _Block, values: dict[str, float | None], extra: list[tuple[str
         satellites=int(sats) if sats is not None and math.isfinite(sats) else None,
         extra=tuple(extra),
         unreadable=tuple(unreadable),
-        **values,
+        rel_alt_m=values.get("rel_alt_m"),
+        abs_alt_m=values.get("abs_alt_m"),
+        gimbal=Attitude.from_flat(values, "gimbal"),
+        flight=Attitude.from_flat(values, "flight"),
+        focal_35mm=values.get("focal_35mm"),
     )
 
 

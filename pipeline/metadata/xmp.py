@@ -25,9 +25,11 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 from xml.etree.ElementTree import Element, ParseError
+
+from pipeline.types import ATTITUDE_PARTS, Attitude, flat_fields
 
 DJI_NS = "http://www.dji.com/drone-dji/1.0/"
 SKYDIO_NS = "https://www.skydio.com/drone-skydio/1.0/"
@@ -48,12 +50,8 @@ class XmpFields:
     lon: float | None = None
     abs_alt_m: float | None = None
     rel_alt_m: float | None = None
-    gimbal_yaw_deg: float | None = None
-    gimbal_pitch_deg: float | None = None
-    gimbal_roll_deg: float | None = None
-    flight_yaw_deg: float | None = None
-    flight_pitch_deg: float | None = None
-    flight_roll_deg: float | None = None
+    gimbal: Attitude = field(default_factory=Attitude)
+    flight: Attitude = field(default_factory=Attitude)
     calibrated_focal_px: float | None = None
     calibrated_cx_px: float | None = None
     calibrated_cy_px: float | None = None
@@ -340,9 +338,11 @@ def xmp_fields_from_flat(flat: Flat) -> XmpFields:
             unreadable.setdefault(name, what)
     merged["make"] = _lookup(flat, [TIFF_NS], "Make")
     merged["model"] = _lookup(flat, [TIFF_NS], "Model")
-    known = {f.name for f in fields(XmpFields)}
+    known = {f.name for f in fields(XmpFields)} - set(ATTITUDE_PARTS)
     return XmpFields(
         **{k: v for k, v in merged.items() if k in known},
+        gimbal=Attitude.from_flat(merged, "gimbal"),
+        flight=Attitude.from_flat(merged, "flight"),
         problems=tuple(dict.fromkeys(problems)),
         unreadable=tuple((k, v) for k, v in unreadable.items() if merged.get(k) is None),
     )
@@ -365,7 +365,7 @@ def parse_xmp(packet: bytes) -> XmpFields:
         flat = _flatten_by_pattern(data)
         fields_ = xmp_fields_from_flat(flat)
         why = " ".join(str(exc).split())[:80]
-        found = [f.name for f in fields(XmpFields) if f.name != "problems" and getattr(fields_, f.name)]
+        found = [name for name, value in flat_fields(fields_).items() if name != "problems" and value]
         note = f"XMP not well-formed ({why})" + (
             f"; recovered by pattern: {', '.join(found)}" if found else "; nothing recovered"
         )

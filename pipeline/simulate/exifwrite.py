@@ -12,6 +12,8 @@ from fractions import Fraction
 
 import piexif
 
+from pipeline.types import Attitude
+
 XMP_HEADER = b"http://ns.adobe.com/xap/1.0/\x00"
 _DMS_DEN = 1_000_000  # seconds of arc to 1e-6: about 0.03 mm on the ground
 
@@ -29,12 +31,8 @@ class PhotoMeta:
     lon: float
     abs_alt_m: float
     rel_alt_m: float
-    gimbal_yaw_deg: float
-    gimbal_pitch_deg: float
-    gimbal_roll_deg: float
-    flight_yaw_deg: float
-    flight_pitch_deg: float
-    flight_roll_deg: float
+    gimbal: Attitude
+    flight: Attitude
     focal_mm: float
     focal_35mm: int
     calibrated_focal_px: float | None = None  # at the camera's native resolution, as DJI writes it
@@ -113,13 +111,16 @@ def xmp_packet(meta: PhotoMeta) -> bytes:
         ("drone-dji:GpsLongitude", _signed(meta.lon, 9)),
         ("drone-dji:AbsoluteAltitude", _signed(meta.abs_alt_m, 3)),
         ("drone-dji:RelativeAltitude", _signed(meta.rel_alt_m, 3)),
-        ("drone-dji:GimbalRollDegree", _signed(meta.gimbal_roll_deg, 2)),
-        ("drone-dji:GimbalYawDegree", _signed(meta.gimbal_yaw_deg, 2)),
-        ("drone-dji:GimbalPitchDegree", _signed(meta.gimbal_pitch_deg, 2)),
-        ("drone-dji:FlightRollDegree", _signed(meta.flight_roll_deg, 2)),
-        ("drone-dji:FlightYawDegree", _signed(meta.flight_yaw_deg, 2)),
-        ("drone-dji:FlightPitchDegree", _signed(meta.flight_pitch_deg, 2)),
     ]
+    for part, attitude in (("Gimbal", meta.gimbal), ("Flight", meta.flight)):
+        # DJI's order; an angle the aircraft does not state is left out, as real files do.
+        for axis, value in (
+            ("Roll", attitude.roll_deg),
+            ("Yaw", attitude.yaw_deg),
+            ("Pitch", attitude.pitch_deg),
+        ):
+            if value is not None:
+                attrs.append((f"drone-dji:{part}{axis}Degree", _signed(value, 2)))
     if meta.calibrated_focal_px is not None:
         attrs.append(("drone-dji:CalibratedFocalLength", f"{meta.calibrated_focal_px:.6f}"))
     if meta.calibrated_cx_px is not None and meta.calibrated_cy_px is not None:

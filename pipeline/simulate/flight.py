@@ -189,7 +189,7 @@ class _Flight:
         shot = self.shots[k]
         reach = max(300.0, 6.0 * shot.height_m)
         lat, lon, w2l = local_frame(self.s.lat, self.s.lon, shot.east_m, shot.north_m, reach)
-        pose = Pose(lat, lon, shot.height_m, shot.gimbal_yaw_deg, shot.gimbal_pitch_deg, shot.gimbal_roll_deg)
+        pose = Pose(lat, lon, shot.height_m, *shot.gimbal.angles())
         image = render_frame(self.src, self.intr, pose, w2l)
         h = world_homography(self.intr, pose, w2l)
         bbox, _ = ground_bbox(h, self.intr, pose, w2l, (0, self.intr.height_px), 1.0)
@@ -222,12 +222,8 @@ class _Flight:
             lon=lon,
             abs_alt_m=round(self.s.ground_elevation_m + f.shot.height_m + self.baro_bias_m, 3),
             rel_alt_m=f.shot.height_m,
-            gimbal_yaw_deg=f.shot.gimbal_yaw_deg,
-            gimbal_pitch_deg=f.shot.gimbal_pitch_deg,
-            gimbal_roll_deg=f.shot.gimbal_roll_deg,
-            flight_yaw_deg=f.shot.flight_yaw_deg,
-            flight_pitch_deg=f.shot.flight_pitch_deg,
-            flight_roll_deg=f.shot.flight_roll_deg,
+            gimbal=f.shot.gimbal,
+            flight=f.shot.flight,
             focal_mm=cam.focal_mm,
             focal_35mm=focal_35mm(cam),
             # DJI writes this in pixels of the native sensor resolution; the reader rescales it.
@@ -255,11 +251,7 @@ def _frame_record(
             "east_m": round(sh.east_m, 4),
             "north_m": round(sh.north_m, 4),
         },
-        "flight_attitude": {
-            "yaw_deg": sh.flight_yaw_deg,
-            "pitch_deg": sh.flight_pitch_deg,
-            "roll_deg": sh.flight_roll_deg,
-        },
+        "flight_attitude": asdict(sh.flight),
         "written_position": {"lat": round(written[0], 10), "lon": round(written[1], 10)},
         "boxes": [
             {"id": b.object_id, "class": b.cls, "xyxy_px": [round(v, 2) for v in b.xyxy_px]} for b in f.boxes
@@ -314,9 +306,7 @@ def _video(fl: _Flight, out: Path) -> tuple[list[dict[str, Any]], list[str]]:
                     lon,
                     sh.height_m,
                     round(fl.s.ground_elevation_m + sh.height_m + fl.baro_bias_m, 3),
-                    sh.gimbal_yaw_deg,
-                    sh.gimbal_pitch_deg,
-                    sh.gimbal_roll_deg,
+                    sh.gimbal,
                     focal_35mm(fl.camera),
                 )
             )

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pipeline.types import Attitude
+
 
 @dataclass(frozen=True)
 class Shot:
@@ -19,12 +21,8 @@ class Shot:
     east_m: float
     north_m: float
     height_m: float
-    gimbal_yaw_deg: float
-    gimbal_pitch_deg: float
-    gimbal_roll_deg: float
-    flight_yaw_deg: float
-    flight_pitch_deg: float
-    flight_roll_deg: float
+    gimbal: Attitude
+    flight: Attitude
     time_s: float
 
 
@@ -57,12 +55,12 @@ def _shot(
         east_m=east,
         north_m=north,
         height_m=_r2(height + float(rng.normal(0, 0.3))),
-        gimbal_yaw_deg=_r2(g_yaw),
-        gimbal_pitch_deg=_r2(g_pitch),
-        gimbal_roll_deg=_r2(g_roll),
-        flight_yaw_deg=_r2(wrap_deg(yaw + float(rng.normal(0, 2.0)))),
-        flight_pitch_deg=_r2(-0.6 * speed + float(rng.normal(0, 1.0))),
-        flight_roll_deg=_r2(float(rng.normal(0, 1.5))),
+        gimbal=Attitude(_r2(g_yaw), _r2(g_pitch), _r2(g_roll)),
+        flight=Attitude(
+            _r2(wrap_deg(yaw + float(rng.normal(0, 2.0)))),
+            _r2(-0.6 * speed + float(rng.normal(0, 1.0))),
+            _r2(float(rng.normal(0, 1.5))),
+        ),
         time_s=round(t, 3),
     )
 

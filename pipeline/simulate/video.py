@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from pipeline.errors import SimulationError
+from pipeline.types import Attitude
 
 
 @dataclass(frozen=True)
@@ -25,9 +26,7 @@ class SrtRecord:
     lon: float
     rel_alt_m: float
     abs_alt_m: float
-    gimbal_yaw_deg: float
-    gimbal_pitch_deg: float
-    gimbal_roll_deg: float
+    gimbal: Attitude
     focal_35mm: float
 
 
@@ -50,8 +49,8 @@ def srt_text(records: Iterable[SrtRecord]) -> str:
             f"[focal_len : {round(r.focal_35mm * 10)}] [latitude: {r.lat:.6f}] [longitude: {r.lon:.6f}] "
             f"[rel_alt: {r.rel_alt_m:.3f} abs_alt: {r.abs_alt_m:.3f}] "
             # Two decimals, as the plan rounds poses, so the written angles are the rendered ones.
-            f"[gb_yaw: {r.gimbal_yaw_deg:.2f} gb_pitch: {r.gimbal_pitch_deg:.2f} "
-            f"gb_roll: {r.gimbal_roll_deg:.2f}] "
+            f"[gb_yaw: {r.gimbal.yaw_deg:.2f} gb_pitch: {r.gimbal.pitch_deg:.2f} "
+            f"gb_roll: {r.gimbal.roll_deg:.2f}] "
             "</font>\n"
         )
     return "\n".join(blocks)

@@ -18,7 +18,7 @@ from pipeline.errors import MetadataError
 from pipeline.frames import view_for_meta
 from pipeline.metadata import CAMERAS, camera_for, intrinsics_for, read_image_meta
 from pipeline.simulate.exifwrite import PhotoMeta, with_metadata
-from pipeline.types import ImageMeta
+from pipeline.types import Attitude, ImageMeta
 
 DIAG35 = math.hypot(36.0, 24.0)
 
@@ -348,12 +348,8 @@ def test_zero_optical_centre_in_a_file_is_noted(tmp_path: Path) -> None:
         113.74,
         118.0,
         100.0,
-        0.0,
-        -90.0,
-        0.0,
-        0.0,
-        0.0,
-        0.0,
+        Attitude(0.0, -90.0, 0.0),
+        Attitude(0.0, 0.0, 0.0),
         12.29,
         24,
         calibrated_focal_px=12.29 * 5280 / 17.3,

@@ -65,8 +65,8 @@ def test_brighton_agrees_with_exiftool(
     assert meta.lon == pytest.approx(lon, abs=1e-7)
     assert meta.abs_alt_m == pytest.approx(alt, abs=0.01)
     assert meta.rel_alt_m == pytest.approx(rel, abs=0.01)
-    got_gimbal = (meta.gimbal_yaw_deg, meta.gimbal_pitch_deg, meta.gimbal_roll_deg)
-    got_flight = (meta.flight_yaw_deg, meta.flight_pitch_deg, meta.flight_roll_deg)
+    got_gimbal = (meta.gimbal.yaw_deg, meta.gimbal.pitch_deg, meta.gimbal.roll_deg)
+    got_flight = (meta.flight.yaw_deg, meta.flight.pitch_deg, meta.flight.roll_deg)
     assert got_gimbal == pytest.approx(gimbal, abs=0.01)
     assert got_flight == pytest.approx(flight, abs=0.01)
     assert meta.captured_at == when
@@ -142,10 +142,10 @@ def test_real_srt_counts(name: str, count: int) -> None:
 # Entry 28 by hand: F.PRY (6.1, -23.5, 109.2), G.PRY (-24.4, 0.0, 111.8)
 def test_p4_rtk_attitude() -> None:
     e = read_srt(SRT / "p4_rtk.SRT")[27]
-    assert (e.flight_pitch_deg, e.flight_roll_deg, e.flight_yaw_deg) == pytest.approx(
+    assert (e.flight.pitch_deg, e.flight.roll_deg, e.flight.yaw_deg) == pytest.approx(
         (6.1, -23.5, 109.2), abs=0.01
     )
-    assert (e.gimbal_pitch_deg, e.gimbal_roll_deg, e.gimbal_yaw_deg) == pytest.approx(
+    assert (e.gimbal.pitch_deg, e.gimbal.roll_deg, e.gimbal.yaw_deg) == pytest.approx(
         (-24.4, 0.0, 111.8), abs=0.01
     )
     extra = dict(e.extra)

@@ -9,6 +9,7 @@ import pytest
 
 from pipeline.errors import TelemetryError
 from pipeline.metadata import parse_srt, read_srt
+from pipeline.types import flat_fields
 
 MAVIC3 = """1
 00:00:00,000 --> 00:00:00,033
@@ -131,7 +132,7 @@ CASES: list[tuple[str, str, int, dict[str, Any]]] = [
 def test_layouts(case: str, text: str, pos: int, expected: dict[str, Any]) -> None:
     entry = parse_srt(text)[pos]
     for name, value in expected.items():
-        got = getattr(entry, name)
+        got = flat_fields(entry)[name]
         assert got == (pytest.approx(value) if isinstance(value, float) else value), name
 
 

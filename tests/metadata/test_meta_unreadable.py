@@ -16,7 +16,7 @@ import pytest
 
 from pipeline.detect.detector import camera_for
 from pipeline.metadata import parse_srt, read_image_meta
-from pipeline.types import ImageMeta
+from pipeline.types import ImageMeta, flat_fields
 
 POSED = (
     'drone-dji:GpsLatitude="+22.98" drone-dji:GpsLongitude="+113.74" drone-dji:RelativeAltitude="+50.0" '
@@ -74,7 +74,7 @@ def test_an_unreadable_xmp_pose_value_is_never_replaced_by_a_default(
     words: str,
 ) -> None:
     meta = read_image_meta(make_jpeg(exif=exif_dict(), xmp=xmp_packet(_attrs(extra))))
-    assert getattr(meta, field) is None, row
+    assert flat_fields(meta)[field] is None, row
     assert field in dict(meta.unreadable), row
     assert any(field in p for p in meta.problems), meta.problems  # `patrol meta` says so too
     view, _, why = camera_for(meta)
@@ -88,7 +88,7 @@ def test_a_pitch_the_file_does_not_state_is_still_assumed_nadir(
     from pipeline import geo
 
     meta = read_image_meta(make_jpeg(exif=exif_dict(), xmp=xmp_packet(POSED)))
-    assert meta.gimbal_pitch_deg is None and meta.unreadable == ()
+    assert meta.gimbal.pitch_deg is None and meta.unreadable == ()
     view, _, why = camera_for(meta)
     assert view is not None and why == ""
     assert "gimbal pitch missing: assumed nadir" in view.notes
@@ -128,7 +128,7 @@ def test_srt_nan_and_inf_never_reach_a_value(bad: str) -> None:
     entries = parse_srt(SRT.format(alt=bad, pitch=bad, lat=bad))
     assert [e.index for e in entries] == [1, 2, 3]
     second, third = entries[1], entries[2]
-    assert second.rel_alt_m is None and second.gimbal_pitch_deg is None
+    assert second.rel_alt_m is None and second.gimbal.pitch_deg is None
     assert dict(second.unreadable).keys() == {"rel_alt_m", "gimbal_pitch_deg"}
     assert third.lat is None and third.lon is None and "lat" in dict(third.unreadable)
     assert second.as_dict()["problems"] == [
@@ -150,14 +150,14 @@ def test_a_video_frame_beside_an_unreadable_block_gets_no_pose_nor_nadir() -> No
     # Blocks start at 0, 1 and 2 s; a value missing on one side of a frame is the nearer block's. At 1.2 s
     # that is block 2, whose pitch is nan; at 1.6 s block 3's -90; at 0.4 s block 1's -90.
     meta = interpolate_entry(entries, 1200.0, 1920, 1080, "DJI_0001.MP4#37")
-    assert meta.gimbal_pitch_deg is None
+    assert meta.gimbal.pitch_deg is None
     assert dict(meta.unreadable) == {"gimbal_pitch_deg": "nan"}
     assert "telemetry gimbal_pitch_deg unreadable (nan) in block 2/3" in meta.problems
     view, _, why = camera_for(ImageMeta(**{**_fields(meta), "focal_35mm": 24.0}))
     assert view is None and "gimbal pitch unreadable (nan): the camera's direction is unknown" in why
     for ms in (400.0, 1600.0):
         near = interpolate_entry(entries, ms, 1920, 1080, "DJI_0001.MP4#k")
-        assert near.gimbal_pitch_deg == -90.0 and near.unreadable == ()
+        assert near.gimbal.pitch_deg == -90.0 and near.unreadable == ()
 
 
 def test_a_telemetry_block_with_an_unreadable_position_is_left_out_and_named(tmp_path: Path) -> None:

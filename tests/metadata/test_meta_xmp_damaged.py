@@ -74,7 +74,7 @@ def test_fields_of_a_damaged_packet_are_recovered_as_exiftool_reads_them(
     reference = _exiftool(path)
     assert reference == {"RelativeAltitude": 49.7, "GimbalPitchDegree": 19.9, "GimbalYawDegree": 91.3}, row
     meta = read_image_meta(path)
-    got = (meta.rel_alt_m, meta.gimbal_pitch_deg, meta.gimbal_yaw_deg)
+    got = (meta.rel_alt_m, meta.gimbal.pitch_deg, meta.gimbal.yaw_deg)
     assert got == (
         reference["RelativeAltitude"],
         reference["GimbalPitchDegree"],

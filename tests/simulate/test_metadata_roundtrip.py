@@ -60,7 +60,7 @@ def test_our_reader_reads_back_what_was_written(nadir_flight: tuple[Path, dict[s
         assert meta.lat == pytest.approx(written["lat"], abs=1e-9)
         assert meta.lon == pytest.approx(written["lon"], abs=1e-9)
         assert meta.rel_alt_m == pytest.approx(pose["height_m"])
-        assert (meta.gimbal_yaw_deg, meta.gimbal_pitch_deg, meta.gimbal_roll_deg) == pytest.approx(
+        assert (meta.gimbal.yaw_deg, meta.gimbal.pitch_deg, meta.gimbal.roll_deg) == pytest.approx(
             (pose["yaw_deg"], pose["pitch_deg"], pose["roll_deg"])
         )
         intr = intrinsics_for(meta)

@@ -9,7 +9,8 @@ from typing import Any
 import cv2
 import pytest
 
-from pipeline.frames import meta_from_srt_entry, view_for_meta
+from pipeline.frames import view_for_meta
+from pipeline.ingest import interpolate_entry
 from pipeline.metadata import read_srt
 
 
@@ -37,7 +38,7 @@ def test_mp4_and_srt(video_flight: tuple[Path, dict[str, Any]]) -> None:
         assert entry.lat == pytest.approx(frame["written_position"]["lat"], abs=1e-6)
         assert entry.lon == pytest.approx(frame["written_position"]["lon"], abs=1e-6)
         assert entry.rel_alt_m == pytest.approx(pose["height_m"], abs=1e-3)
-        assert entry.gimbal_pitch_deg == pytest.approx(pose["pitch_deg"], abs=0.051)
+        assert entry.gimbal.pitch_deg == pytest.approx(pose["pitch_deg"], abs=0.051)
         assert entry.focal_35mm == pytest.approx(24)
         assert (out / frame["labels"]).is_file()
     assert entries[1].start_ms == 200 and entries[0].end_ms == 200
@@ -52,9 +53,10 @@ def test_video_targets_locate_back_through_the_telemetry(
     out, manifest = video_flight
     features = json.loads((out / "truth.geojson").read_text())["features"]
     intr = geometry.intrinsics(manifest)
+    entries = read_srt(out / "DJI_0001.SRT")
     views = [
-        view_for_meta(meta_from_srt_entry(entry, "DJI_0001.SRT", intr.width_px, intr.height_px))
-        for entry in read_srt(out / "DJI_0001.SRT")
+        view_for_meta(interpolate_entry(entries, e.start_ms, intr.width_px, intr.height_px, f"#{e.index}"))
+        for e in entries
     ]
     errors = geometry.locate_errors(manifest, features, views)
     assert len(errors) >= 4

@@ -15,6 +15,7 @@ from prefect import serve
 from prefect.schedules import Cron
 
 from flows.nightly import nightly_flow
+from pipeline.config import export_env
 from pipeline.errors import PipelineError
 
 DEPLOYMENT = "patrol-nightly-served"  # prefect.yaml's work-pool deployment is "patrol-nightly"
@@ -36,8 +37,6 @@ def serve_nightly(
 ) -> None:
     """Serve until interrupted. `db_url` (`--db`): each served run is a child of this process and
     inherits its environment, so the URL reaches it there, never as a parameter the server stores."""
-    import os
-
     from prefect.settings import PREFECT_API_URL
 
     if not PREFECT_API_URL.value():
@@ -46,5 +45,5 @@ def serve_nightly(
             "(e.g. http://127.0.0.1:4200/api)"
         )
     if db_url:
-        os.environ["PATROL_DB_URL"] = db_url
+        export_env(forced={"PATROL_DB_URL": db_url})
     serve(nightly_deployment(inbox, options, cron=cron, timezone=timezone))

@@ -1,8 +1,10 @@
 """Settings from the environment (PATROL_*) and command-line flags, built once in an entry point.
 
-This is the one module that reads the environment for patrol's own settings. Nothing here runs at import
-time: `load_settings()` reads the environment when called and checks every value, so a bad one is a
-one-line error before any frame is touched; flags override what it returns through `dataclasses.replace`.
+This is the one module that touches the process environment. Nothing here runs at import time:
+`load_settings()` (the pipeline's settings) and `load_review_settings()` (the review app's) read it when
+called and check every value, so a bad one is a one-line error before any frame is touched; flags override
+what they return through `dataclasses.replace`. Third-party libraries (ultralytics, matplotlib, Prefect) and
+child processes take their settings from the environment too: `export_env` is the one place that writes it.
 """
 
 from __future__ import annotations
@@ -25,6 +27,13 @@ DEFAULT_MAX_PIXELS = 200_000_000
 DEFAULT_TZ = "Asia/Shanghai"
 DEFAULT_CRON = "0 2 * * *"
 CLOSED_POLICIES = ("new_linked", "reopen")
+# A temporary Prefect server (a flow run without PREFECT_API_URL, and the tests' harness) can take far longer
+# than Prefect's default 20 s to start on a busy 2-core machine.
+PREFECT_STARTUP_TIMEOUT_S = 180
+TIANDITU_URL = "https://t{s}.tianditu.gov.cn/DataServer?T=vec_w&x={x}&y={y}&l={z}&tk="
+DATUMS = ("wgs84", "gcj02")  # what the map tiles can be drawn in
+_YES = ("1", "true", "yes", "on")
+_NO = ("", "0", "false", "no", "off")
 
 
 def default_db_url(var_dir: Path = DEFAULT_VAR_DIR) -> str:
@@ -107,6 +116,60 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     )
 
 
+@dataclass(frozen=True)
+class ReviewSettings:
+    """The review app's part of the environment (PATROL_SECRET_KEY, PATROL_MAP_*, ...), checked."""
+
+    secret_key: str | None = None  # signs session cookies; None: a random one per start
+    tile_url: str | None = None  # a Leaflet URL template; None: cases on a plain coordinate grid
+    tile_datum: str = "wgs84"  # the datum the tiles are drawn in: gcj02 for AMap-style tiles
+    tile_attribution: str = ""
+    tile_subdomains: str = "abc"
+    cookie_secure: bool = False  # set when served over HTTPS (behind the bureau's proxy)
+    presets_path: Path | None = None  # PATROL_REVIEW_SETTINGS; None: the shipped review.toml
+
+
+def load_review_settings(env: Mapping[str, str] | None = None) -> ReviewSettings:
+    """The review app's settings in `env` (default: the process environment); PipelineError naming the
+    variable and the reason for the first bad one."""
+    env = os.environ if env is None else env
+    tile_url = env.get("PATROL_MAP_TILES") or None
+    datum = env.get("PATROL_MAP_DATUM", "").strip()
+    subdomains = env.get("PATROL_MAP_SUBDOMAINS", "abc")
+    attribution = env.get("PATROL_MAP_ATTRIBUTION", "")
+    key = env.get("PATROL_TIANDITU_KEY")
+    if not tile_url and key:
+        # Tianditu draws in CGCS2000, within centimetres of WGS84.
+        tile_url, datum, subdomains = TIANDITU_URL + key, datum or "wgs84", "01234567"
+        attribution = attribution or "天地图"
+    datum = datum or "wgs84"
+    if datum not in DATUMS:
+        raise PipelineError(f"PATROL_MAP_DATUM must be one of {', '.join(DATUMS)}, not {datum!r}")
+    presets = env.get("PATROL_REVIEW_SETTINGS")
+    return ReviewSettings(
+        secret_key=env.get("PATROL_SECRET_KEY") or None,
+        tile_url=tile_url,
+        tile_datum=datum,
+        tile_attribution=attribution,
+        tile_subdomains=subdomains,
+        cookie_secure=_flag(env, "PATROL_COOKIE_SECURE"),
+        presets_path=Path(presets) if presets else None,
+    )
+
+
+def export_env(
+    defaults: Mapping[str, str] | None = None, *, forced: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Put settings where third-party libraries and child processes read them: the process environment.
+    `defaults` only where the variable is not set (an operator's own setting wins), `forced` always.
+    Returns the value now in effect for each variable named."""
+    for name, value in (defaults or {}).items():
+        os.environ.setdefault(name, value)
+    for name, value in (forced or {}).items():
+        os.environ[name] = value
+    return {name: os.environ[name] for name in {**(defaults or {}), **(forced or {})}}
+
+
 def check_zone(name: str, what: str) -> str:
     """`name` when it is an IANA time zone (Asia/Shanghai); PipelineError saying `what` it was for."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -144,6 +207,13 @@ def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
     if raw not in choices:
         raise PipelineError(f"{name} must be one of {', '.join(choices)}, not {raw!r}")
     return raw
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw not in _YES + _NO:
+        raise PipelineError(f"{name} must be true or false (1, yes, on / 0, no, off), not {env[name]!r}")
+    return raw in _YES
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from pipeline.config import DEFAULT_CRON, DEFAULT_TZ, check_cron, check_zone, load_settings
+from pipeline.config import DEFAULT_CRON, DEFAULT_TZ, check_cron, check_zone, export_env, load_settings
 from pipeline.errors import PipelineError
 
 EXIT_SOME_FAILED = 1
@@ -34,10 +33,7 @@ PREFECT_QUIET = {
 def quiet_prefect(warnings_only: bool = False) -> None:
     """Call in an entry point before flows/ (and so Prefect) is imported. `warnings_only`: a command run by
     hand shows its own progress bar and summary, not a log line per task (PREFECT_LOGGING_LEVEL wins)."""
-    for key, value in PREFECT_QUIET.items():
-        os.environ.setdefault(key, value)
-    if warnings_only:
-        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    export_env({**PREFECT_QUIET, **({"PREFECT_LOGGING_LEVEL": "WARNING"} if warnings_only else {})})
 
 
 def _emit(obj: dict[str, Any]) -> None:

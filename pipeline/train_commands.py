@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
 from typing import Any
 
@@ -110,7 +109,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     command = plan_command(plan)
     # Without a Prefect server, the flow starts a temporary one; on a busy 2-core machine (training is what
     # makes it busy) that can take longer than Prefect's default 20 s wait.
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+    from pipeline.config import PREFECT_STARTUP_TIMEOUT_S, export_env
+
+    export_env({"PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": str(PREFECT_STARTUP_TIMEOUT_S)})
     # No Prefect telemetry (its temporary server would try every 10 minutes of a long run).
     from pipeline.process_commands import quiet_prefect
 

@@ -20,19 +20,15 @@ What ultralytics 8.4 reaches for, and what turns each off:
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
 DEFAULT_CONFIG_DIR = Path("var") / "ultralytics"
 
 _FONTS = ("Arial.ttf", "Arial.Unicode.ttf")
-_ENV = {
-    "YOLO_OFFLINE": "1",
-    "YOLO_AUTOINSTALL": "false",
-    # Plain, grep-able logs (no progress-bar redraws) in files and CI.
-    "TQDM_DISABLE": "1",
-}
+_FORCED = {"YOLO_OFFLINE": "1", "YOLO_AUTOINSTALL": "false"}
+# Plain, grep-able logs (no progress-bar redraws) in files and CI; an operator's own setting wins.
+_ENV = {"TQDM_DISABLE": "1"}
 _SETTINGS = {
     "sync": False,
     "hub": False,
@@ -50,18 +46,20 @@ _SETTINGS = {
 def quiet_ultralytics(config_dir: str | Path | None = None, verbose: bool = False) -> None:
     """Point ultralytics at `config_dir` (default var/ultralytics, or YOLO_CONFIG_DIR when already set) and
     switch off everything that would touch the network. Idempotent; safe to call before every use."""
-    if config_dir is not None or "YOLO_CONFIG_DIR" not in os.environ:
-        folder = Path(config_dir) if config_dir is not None else DEFAULT_CONFIG_DIR
-        folder.mkdir(parents=True, exist_ok=True)
-        os.environ["YOLO_CONFIG_DIR"] = str(folder.resolve())
-    for key, value in _ENV.items():
-        os.environ.setdefault(key, value)
-    os.environ["YOLO_OFFLINE"] = "1"
-    os.environ["YOLO_AUTOINSTALL"] = "false"
+    from pipeline.config import export_env
+
+    ours = str(Path(config_dir if config_dir is not None else DEFAULT_CONFIG_DIR).resolve())
+    folder = {"YOLO_CONFIG_DIR": ours}
+    if config_dir is not None:
+        env = export_env(_ENV, forced={**_FORCED, **folder})
+    else:
+        env = export_env({**_ENV, **folder}, forced=_FORCED)
+    if env["YOLO_CONFIG_DIR"] == ours:
+        Path(ours).mkdir(parents=True, exist_ok=True)
     # matplotlib (imported by ultralytics) keeps its font cache in the home folder unless told otherwise.
-    os.environ.setdefault("MPLCONFIGDIR", str(Path(os.environ["YOLO_CONFIG_DIR"]) / "matplotlib"))
+    export_env({"MPLCONFIGDIR": str(Path(env["YOLO_CONFIG_DIR"]) / "matplotlib")})
     if not verbose:
-        os.environ.setdefault("YOLO_VERBOSE", "false")
+        export_env({"YOLO_VERBOSE": "false"})
 
     import ultralytics.utils as uu
     import ultralytics.utils.checks as checks

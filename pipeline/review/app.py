@@ -17,7 +17,7 @@ from pipeline.cases.signins import SigninLimits
 from pipeline.config import Settings
 from pipeline.review import api, pages, uploads, users_pages, zones_pages
 from pipeline.review.auth import PilotViewer
-from pipeline.review.config import ReviewConfig, load_review_config
+from pipeline.review.config import ReviewConfig, review_config
 from pipeline.review.i18n import COOKIE as LANG_COOKIE
 from pipeline.review.i18n import LANGS, pick_lang, translator
 from pipeline.review.security import COOKIE, new_session, sign, unsign
@@ -146,7 +146,7 @@ def create_app(
     from pipeline.cases.db import open_db
     from pipeline.cases.open311 import open311_router
 
-    config = config or load_review_config(data_root=settings.data_root)
+    config = config or review_config(settings)
     sessions = sessions or open_db(settings.db_url)
     categories = load_categories(settings.categories_path)
     app = FastAPI(

@@ -28,19 +28,20 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def cmd_review(args: argparse.Namespace) -> int:
-    import os
-
     import uvicorn
 
+    from pipeline.config import load_review_settings
     from pipeline.review.app import create_app
+    from pipeline.review.config import review_config
 
-    if not os.environ.get("PATROL_SECRET_KEY"):
+    settings, review = _settings(args), load_review_settings()
+    if review.secret_key is None:
         print(
             "patrol review: PATROL_SECRET_KEY is not set; using a random key (everyone signs in again "
             "after a restart)",
             file=sys.stderr,
         )
-    app = create_app(_settings(args))
+    app = create_app(settings, review_config(settings, review))
     uvicorn.run(app, host=args.host, port=args.port, log_level="info", proxy_headers=args.behind_proxy)
     return 0
 

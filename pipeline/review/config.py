@@ -1,19 +1,15 @@
-"""The review app's own settings (PATROL_REVIEW_*, PATROL_MAP_*), read once by the entry point."""
+"""The review app's configuration: its settings from the environment (`pipeline.config.ReviewSettings`)
+composed with the pipeline's, built once by the entry point."""
 
 from __future__ import annotations
 
-import os
 import secrets
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pipeline.errors import PipelineError
+from pipeline.config import ReviewSettings, Settings, load_review_settings
 from pipeline.review.presets import Presets, load_presets
-
-TIANDITU_URL = "https://t{s}.tianditu.gov.cn/DataServer?T=vec_w&x={x}&y={y}&l={z}&tk="
-DATUMS = ("wgs84", "gcj02")
 
 
 @dataclass(frozen=True)
@@ -41,30 +37,17 @@ class ReviewConfig:
         return f"{parts.scheme}://{parts.netloc}" if parts.netloc else None
 
 
-def load_review_config(env: Mapping[str, str] | None = None, *, data_root: Path) -> ReviewConfig:
-    env = os.environ if env is None else env
-    tile_url = env.get("PATROL_MAP_TILES") or None
-    datum = env.get("PATROL_MAP_DATUM", "")
-    subdomains = env.get("PATROL_MAP_SUBDOMAINS", "abc")
-    attribution = env.get("PATROL_MAP_ATTRIBUTION", "")
-    key = env.get("PATROL_TIANDITU_KEY")
-    if not tile_url and key:
-        # Tianditu draws in CGCS2000, within centimetres of WGS84.
-        tile_url, datum, subdomains = TIANDITU_URL + key, datum or "wgs84", "01234567"
-        attribution = attribution or "天地图"
-    datum = datum or "wgs84"
-    if datum not in DATUMS:
-        raise PipelineError(f"PATROL_MAP_DATUM must be one of {', '.join(DATUMS)}, not {datum!r}")
+def review_config(settings: Settings, review: ReviewSettings | None = None) -> ReviewConfig:
+    """The app's configuration: `review` (default: the environment's, checked) over `settings`' inbox."""
+    review = load_review_settings() if review is None else review
     return ReviewConfig(
         # No default secret: an unset key means a fresh one per start (everyone signs in again).
-        secret_key=env.get("PATROL_SECRET_KEY") or secrets.token_urlsafe(32),
-        inbox=Path(env.get("PATROL_INBOX", str(data_root / "inbox"))),
-        tile_url=tile_url,
-        tile_datum=datum,
-        tile_attribution=attribution,
-        tile_subdomains=subdomains,
-        cookie_secure=env.get("PATROL_COOKIE_SECURE", "") in ("1", "true", "yes"),
-        presets=load_presets(
-            Path(env["PATROL_REVIEW_SETTINGS"]) if env.get("PATROL_REVIEW_SETTINGS") else None
-        ),
+        secret_key=review.secret_key or secrets.token_urlsafe(32),
+        inbox=settings.inbox_dir,
+        tile_url=review.tile_url,
+        tile_datum=review.tile_datum,
+        tile_attribution=review.tile_attribution,
+        tile_subdomains=review.tile_subdomains,
+        cookie_secure=review.cookie_secure,
+        presets=load_presets(review.presets_path),
     )

@@ -52,6 +52,9 @@ def register(sub: Any) -> None:
     p.add_argument("--real-negatives", type=int, default=600, metavar="N", help="real tiles without target")
     p.add_argument("--composites", type=int, default=600, metavar="N", help="real tiles with pasted targets")
     p.add_argument(
+        "--litter", type=int, default=0, metavar="N", help="real tiles with painted scattered waste"
+    )
+    p.add_argument(
         "--extra",
         action="append",
         default=[],
@@ -77,10 +80,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         or args.freeze < 0
         or args.real_negatives < 0
         or args.composites < 0
+        or args.litter < 0
     ):
         raise ModelError(
-            "epochs and flight/frame counts must be at least 1; hard negatives, freeze, real negatives "
-            "and composites not below 0"
+            "epochs and flight/frame counts must be at least 1; hard negatives, freeze, real negatives, "
+            "composites and litter not below 0"
         )
     plan = TrainPlan(
         out_dir=args.out,
@@ -102,6 +106,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         real_root=args.real,
         real_negatives=args.real_negatives,
         composites=args.composites,
+        litter=args.litter,
         extra=tuple(args.extra),
         ship_to=args.ship,
     )
@@ -143,6 +148,8 @@ def plan_command(plan: Any) -> str:
     if plan.real_root is not None:
         parts.append(f"--real {shlex.quote(plan.real_root)}")
         parts.append(f"--real-negatives {plan.real_negatives} --composites {plan.composites}")
+        if plan.litter:
+            parts.append(f"--litter {plan.litter}")
     parts += [f"--extra {shlex.quote(d)}" for d in plan.extra]
     if plan.ship_to is not None:
         parts.append(f"--ship {shlex.quote(plan.ship_to)}")

@@ -39,6 +39,7 @@ class TrainPlan:
     real_root: str | None = None  # real scenery (../shared/real_aerial): negatives and composites
     real_negatives: int = 600
     composites: int = 600
+    litter: int = 0  # real tiles with painted scattered waste (pipeline.train.litter)
     extra: tuple[str, ...] = ()  # YOLO datasets to add to training (patrol export-training output)
     ship_to: str | None = None  # a models/ folder to write patrol-det.{pt,json,onnx} into
 
@@ -75,6 +76,7 @@ class TrainPlan:
             imgsz=self.imgsz,
             negatives=self.real_negatives,
             composites=self.composites,
+            litter=self.litter,
             seed=self.data_seed,
         )
 

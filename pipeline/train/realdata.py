@@ -3,6 +3,7 @@
 The simulator's world is flat-coloured; real hedges, gardens, red-tile roofs and farm sheds are what the first
 models boxed as garbage. So the training set also holds:
   real_*   tiles of real frames (no target: empty label files), rescaled to the model's ground resolution;
+  litter_* other real tiles with a painted patch of scattered waste (pipeline.train.litter), one box each;
   comp_*   other real tiles with simulated targets pasted in (cut from the simulated training tiles by a soft
            mask, their brightness pulled towards the background's, a cast shadow, then blur, sensor noise and
            JPEG artefacts over the whole tile so the pasted pixels are not the only clean ones).
@@ -33,6 +34,7 @@ import cv2
 import numpy as np
 
 from pipeline.errors import ModelError
+from pipeline.train.litter import paint_litter
 from pipeline.train.tiles import tile_origins
 
 GARBAGE = 1  # class index of garbage_pile (pipeline.simulate.world.CLASSES)
@@ -59,6 +61,7 @@ class RealRecipe:
     overlap: float = 0.2
     negatives: int = 600  # real tiles with empty labels
     composites: int = 600  # real tiles with pasted targets
+    litter: int = 0  # real tiles with a painted patch of scattered waste (pipeline.train.litter)
     per_tile: tuple[int, int] = (1, 3)  # targets pasted into one composite tile
     seed: int = 0
 
@@ -232,6 +235,12 @@ def composite(
         region[:] = region * (1 - alpha) + obj * alpha
         taken.append(box)
         boxes.append((crop.cls, box))
+    return finish(out, rng), boxes
+
+
+def finish(out: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Blur, sensor noise and JPEG over a whole edited tile (float BGR), so the pasted pixels are not the
+    only clean ones."""
     sigma = float(rng.uniform(0.0, 0.7))
     if sigma > 0.2:
         out = np.asarray(cv2.GaussianBlur(out, (0, 0), sigma), dtype=np.float32)
@@ -243,7 +252,7 @@ def composite(
     decoded = cv2.imdecode(jpeg, cv2.IMREAD_COLOR)
     if decoded is None:
         raise ModelError("cannot decode a composite tile")
-    return np.asarray(decoded), boxes
+    return np.asarray(decoded)
 
 
 def _overlaps(a: tuple[float, ...], b: tuple[float, ...], pad: float = 4.0) -> bool:
@@ -268,6 +277,8 @@ def build_real(out_dir: Path, split: str, recipe: RealRecipe) -> dict[str, Any]:
         *images.glob("comp_*"),
         *labels.glob("real_*"),
         *labels.glob("comp_*"),
+        *images.glob("litter_*"),
+        *labels.glob("litter_*"),
     ]:
         old.unlink()
     rng = np.random.default_rng([recipe.seed, 29])
@@ -293,12 +304,28 @@ def build_real(out_dir: Path, split: str, recipe: RealRecipe) -> dict[str, Any]:
         (labels / f"comp_{k:05d}.txt").write_text(text)
         for c, _ in boxes:
             counts[c] += 1
+    # Their own random stream, after the composites: adding litter leaves the other tiles as they were.
+    litter_rng = np.random.default_rng([recipe.seed, 31])
+    painted = 0
+    for k in range(recipe.litter):
+        for _ in range(10):  # a small padded frame's tile may have no room for the patch: another one
+            bg = backgrounds[int(litter_rng.integers(len(backgrounds)))]
+            tile, box = paint_litter(bg, recipe.gsd_m, litter_rng)
+            if box is not None:
+                break
+        if box is None:
+            continue
+        tile = finish(tile.astype(np.float32), litter_rng)
+        cv2.imwrite(str(images / f"litter_{k:05d}.png"), tile)
+        (labels / f"litter_{k:05d}.txt").write_text(yolo_line(GARBAGE, box, recipe.imgsz) + "\n")
+        painted += 1
     summary = {
         "real_frames": len(frames(Path(recipe.root), held_out=False)),
         "real_tiles_cut": len(tiles),
         "negatives": n_neg,
         "composites": recipe.composites,
         "composited_boxes": {"illegal_construction": counts[0], "garbage_pile": counts[1]},
+        "litter_tiles": painted,
     }
     done.write_text(json.dumps({"recipe": want, "summary": summary}, indent=1))
     return summary

@@ -6,11 +6,14 @@ Prints one JSON line per model and writes a picture of every frame with its boxe
 
 - Held-out real frames (pipeline.train.realdata.SOURCES: never trained on), judged to hold no target: a
   detection there is a false alarm. They carry no usable pose, so they go through `patrol detect`'s own path
-  (search at a few assumed ground resolutions, size check): false alarms per frame.
+  (search at a few assumed ground resolutions, size check): false alarms per frame. The other 17 real frames
+  (real scenery training cut tiles from them) are judged empty too and counted apart (`trained_frames`).
 - The thumbnails (raven_thumbs, 192 px, about 0.2 m/px judged from the houses in them) with the image-level
   labels in bench/real_thumbs_labels.json: enlarged to the model's ground resolution and searched once at
   those pixels. Recall: labelled-waste thumbnails with a garbage_pile box; precision: thumbnails with a
   garbage_pile box that are labelled waste; false alarms per 20 thumbnails labelled empty.
+- `--scores`: the thumbnails' best garbage_pile score at any value, at several enlargements, and how well it
+  separates waste from empty (AUC): whether a miss is the threshold, the scale, or the model not firing.
 """
 
 from __future__ import annotations
@@ -47,26 +50,36 @@ def draw(image: np.ndarray, dets: Any, path: Path) -> None:
     cv2.imwrite(str(path), out)
 
 
+def read_thumb(real: Path, name: str) -> np.ndarray:
+    path = real / "raven_thumbs" / name
+    image = cv2.imread(str(path))
+    if image is None:
+        raise SystemExit(f"{path}: cannot be read as an image")
+    return np.asarray(image)
+
+
 def run(card: str, real: Path, pictures: Path) -> dict[str, Any]:
     spec = load_model_spec(card)
     detector = open_detector(spec)
     settings = DetectSettings()
     per_frame: dict[str, int] = {}
-    for path, _src in frames(real, held_out=True):
-        # The one ingest, as `patrol detect` reads a photo.
-        frame = load_frame(photo_ref(path))
-        in_pixels = detect_frame(
-            frame.image,
-            frame.view,
-            detector,
-            settings,
-            path=str(path),
-            intrinsics=frame.intrinsics,
-            why_no_pose=frame.why_no_pose,
-        )
-        result = place_frame(in_pixels, settings.max_ground_distance_m)
-        per_frame[path.name] = len(result.detections)
-        draw(frame.image, result.detections, pictures / f"{path.stem}.png")
+    trained: dict[str, int] = {}
+    for held_out, counts_into in ((True, per_frame), (False, trained)):
+        for path, _src in frames(real, held_out=held_out):
+            # The one ingest, as `patrol detect` reads a photo.
+            frame = load_frame(photo_ref(path))
+            in_pixels = detect_frame(
+                frame.image,
+                frame.view,
+                detector,
+                settings,
+                path=str(path),
+                intrinsics=frame.intrinsics,
+                why_no_pose=frame.why_no_pose,
+            )
+            result = place_frame(in_pixels, settings.max_ground_distance_m)
+            counts_into[path.name] = len(result.detections)
+            draw(frame.image, result.detections, pictures / f"{path.stem}.png")
     labels = json.loads(LABELS.read_text())["labels"]
     # The thumbnails are crops at a known, coarse resolution: enlarged to the model's, then searched at
     # those pixels (no assumed heights, no size check: the resolution is stated, not guessed).
@@ -78,18 +91,18 @@ def run(card: str, real: Path, pictures: Path) -> dict[str, Any]:
     for name, waste in sorted(labels.items()):
         if waste is None:
             continue
-        image = cv2.imread(str(real / "raven_thumbs" / name))
+        image = read_thumb(real, name)
         k = THUMB_GSD_M / spec.gsd_m
         big = cv2.resize(image, None, fx=k, fy=k, interpolation=cv2.INTER_LINEAR)
         # Unposed: the pixel detections are all there is (placing would keep every one, unplaced).
-        result = detect_frame(big, None, detector, thumb_settings, path=name)
-        garbage = [d for d in result.detections if d.class_name == "garbage_pile"]
+        searched = detect_frame(big, None, detector, thumb_settings, path=name)
+        garbage = [d for d in searched.detections if d.class_name == "garbage_pile"]
         counts[waste] += 1
         hits[waste] += bool(garbage)
         if not waste:
-            empty_alarms += len(result.detections)
+            empty_alarms += len(searched.detections)
         tile = big.copy()
-        for d in result.detections:
+        for d in searched.detections:
             x0, y0, x1, y1 = (round(v) for v in d.xyxy_px)
             colour = (0, 0, 255) if d.class_name == "garbage_pile" else (255, 0, 0)
             cv2.rectangle(tile, (x0, y0), (x1, y1), colour, 2)
@@ -102,10 +115,15 @@ def run(card: str, real: Path, pictures: Path) -> dict[str, Any]:
     pictures.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(pictures / "thumbs.png"), np.vstack(rows))
     flagged = hits[True] + hits[False]
+    every = {**trained, **per_frame}
     return {
         "model": card,
         "held_out_frames": per_frame,
         "false_alarms_per_frame": round(sum(per_frame.values()) / max(1, len(per_frame)), 2),
+        # The frames real scenery training cut its tiles from: not held out, but judged empty all the same.
+        "trained_frames": trained,
+        "all_frames_alarms": sum(every.values()),
+        "all_frames_per_frame": round(sum(every.values()) / max(1, len(every)), 2),
         "thumbs_waste": counts[True],
         "thumbs_empty": counts[False],
         "thumbs_recall": round(hits[True] / max(1, counts[True]), 3),
@@ -114,13 +132,49 @@ def run(card: str, real: Path, pictures: Path) -> dict[str, Any]:
     }
 
 
+def thumb_scores(card: str, real: Path, enlargements: tuple[float, ...]) -> dict[str, Any]:
+    """Why thumbnails are or are not boxed: for each enlargement of the 192 px thumbnails (1: native pixels,
+    the model then sees 0.2 m/px ground as if 0.08; 2.5: the model's resolution), the best garbage_pile
+    score on each labelled thumbnail, at any score, and how well that score alone tells waste from empty
+    (AUC: the chance a waste thumbnail outscores an empty one; 0.5 is a coin)."""
+    detector = open_detector(load_model_spec(card))
+    settings = DetectSettings(conf=0.01, fallback_heights_m=(1e4,), class_size_m=())
+    labels = {n: w for n, w in json.loads(LABELS.read_text())["labels"].items() if w is not None}
+    out: dict[str, Any] = {"model": card}
+    for k in enlargements:
+        best: dict[bool, list[float]] = {True: [], False: []}
+        for name, waste in sorted(labels.items()):
+            image = read_thumb(real, name)
+            big = cv2.resize(image, None, fx=k, fy=k, interpolation=cv2.INTER_LINEAR) if k != 1 else image
+            found = detect_frame(big, None, detector, settings, path=name).detections
+            best[waste].append(max((d.score for d in found if d.class_name == "garbage_pile"), default=0.0))
+        w, e = np.array(best[True]), np.array(best[False])
+        auc = float(np.mean((w[:, None] > e[None, :]) + 0.5 * (w[:, None] == e[None, :])))
+        out[f"x{k:g}"] = {
+            "waste_median_max": [round(float(np.median(w)), 3), round(float(w.max()), 3)],
+            "empty_median_max": [round(float(np.median(e)), 3), round(float(e.max()), 3)],
+            "auc": round(auc, 3),
+            "waste_share_at_0.1_0.3_0.65": [round(float(np.mean(w >= t)), 2) for t in (0.1, 0.3, 0.65)],
+            "empty_share_at_0.1_0.3_0.65": [round(float(np.mean(e >= t)), 2) for t in (0.1, 0.3, 0.65)],
+        }
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", action="append", default=None, help="model card(s); default models/")
     ap.add_argument("--real", default="../shared/real_aerial")
     ap.add_argument("--pictures", default="var/bench/real")
+    ap.add_argument(
+        "--scores",
+        action="store_true",
+        help="instead: the thumbnails' best garbage_pile scores at several enlargements (thumb_scores)",
+    )
     args = ap.parse_args()
     for k, card in enumerate(args.model or ["models/patrol-det.json"]):
+        if args.scores:
+            print(json.dumps(thumb_scores(card, Path(args.real), (1.0, 1.6, 2.5, 4.0))), flush=True)
+            continue
         print(json.dumps(run(card, Path(args.real), Path(args.pictures) / f"model{k}")), flush=True)
     return 0
 

@@ -160,12 +160,19 @@ def _frames_for(
     local_tz: str,
 ) -> dict[str, Frame]:
     frames = {f.path: f for f in session.scalars(select(Frame).where(Frame.flight_id == flight_id))}
+    stored: set[str] = set()
     for c in coverage_list:
         frame = frames.get(c.frame_path)
         if frame is None:
             frame = Frame(flight_id=flight_id, path=c.frame_path)
             session.add(frame)
             frames[c.frame_path] = frame
+        if c.frame_path in stored:
+            # A frame searched in pieces (each ground cell once: its own rectangle, then re-check crops)
+            # keeps its first piece, its own rectangle, as the footprint later flights read; the others count
+            # for this push's views. Less than it searched, never more.
+            continue
+        stored.add(c.frame_path)
         frame.seen_at = parse_time(c.seen_at, local_tz)
         frame.footprint = [[lat, lon] for lat, lon in c.footprint]
     for s in sightings:
@@ -174,7 +181,7 @@ def _frames_for(
             session.add(frame)
             frames[s.frame_path] = frame
     session.flush()
-    coverage.index_frames(session, [frames[c.frame_path] for c in coverage_list])
+    coverage.index_frames(session, [frames[p] for p in dict.fromkeys(c.frame_path for c in coverage_list)])
     return frames
 
 
@@ -299,9 +306,9 @@ def _push_flight(
                 note=f"area {case.area_first_m2:.0f} -> {case.area_last_m2:.0f} m2",
             )
         margin = rule.coverage_margin_m(group.size_m, group.position_error_m)
-        covered = [
+        covered = _once(
             frames[usable[i].frame_path] for i in dedupe.covering(group.lat, group.lon, margin, footprints)
-        ]
+        )
         seen_frames = {frames[s.frame_path].id for s in group.sightings}
         counts = coverage.record_views(session, case, flight_id, covered, seen_frames)
         if latest:
@@ -609,7 +616,7 @@ def _record_not_seen(
     )
     for case_id, idx in hits:
         case = by_id[case_id]
-        covered = [frames[usable[i].frame_path] for i in idx]
+        covered = _once(frames[usable[i].frame_path] for i in idx)
         covered = [f for f in covered if f.seen_at is None or f.seen_at > case.last_seen]
         if not covered:
             continue
@@ -638,6 +645,11 @@ def _record_not_seen(
             )
         out.append(case)
     return out
+
+
+def _once(frames: Iterable[Frame]) -> list[Frame]:
+    """Each frame once, in order: a frame searched in pieces may hold an object in more than one."""
+    return list({id(f): f for f in frames}.values())
 
 
 def _covered_note(covered: Sequence[Frame]) -> str:

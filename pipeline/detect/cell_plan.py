@@ -136,7 +136,12 @@ def plan_cells(
     pad_m: float = 4.0,
 ) -> CellPlan:
     """Each ground cell under the posed frames assigned to its best view (module docstring)."""
-    plans = [search(f.view, f.width_px, f.height_px) for f in frames]
+    plans = [
+        search(f.view, f.width_px, f.height_px)
+        if f.width_px > 0 and f.height_px > 0
+        else ScalePlan(0, 0, (), f.view is None)
+        for f in frames
+    ]
     whole = [len(plan_tiles(p, tile_px, overlap_px)) for p in plans]
     posed = [k for k, f in enumerate(frames) if f.view is not None and plans[k].strips]
     out: list[FrameAssignment | None] = [None] * len(frames)

@@ -129,6 +129,9 @@ class FrameSearch:
     # (stage, seconds) of this frame: plan, rescale, tile, network, merge (pipeline.detect.stages).
     stage_seconds: tuple[tuple[str, float], ...] = field(default=())
     reduction: int = 1  # the pixels searched were decoded at 1/reduction of the frame's size
+    # Searched in pieces (detect_regions): each rectangle searched, (x0, y0, x1, y1) in the frame's pixels,
+    # within its rows in range. Empty: the whole width of `searched_rows`.
+    searched_px: tuple[tuple[float, float, float, float], ...] = field(default=())
 
 
 @dataclass(frozen=True)
@@ -149,6 +152,7 @@ class FrameDetections:
     # (stage, seconds) of this frame: plan, rescale, tile, network, merge, place (pipeline.detect.stages).
     stage_seconds: tuple[tuple[str, float], ...] = field(default=())
     reduction: int = 1  # the pixels searched were decoded at 1/reduction of the frame's size
+    searched_px: tuple[tuple[float, float, float, float], ...] = field(default=())  # as FrameSearch's
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -209,6 +213,7 @@ def place_frame(found: FrameSearch, max_distance_m: float) -> FrameDetections:
         searched_rows=found.searched_rows,
         stage_seconds=stages,
         reduction=found.reduction,
+        searched_px=found.searched_px,
     )
 
 
@@ -356,6 +361,151 @@ def detect_frame(
         stage_seconds=clock.items(),
         reduction=reduction,
     )
+
+
+def detect_regions(
+    image: np.ndarray,
+    view: CameraView | None,
+    detector: Detector,
+    regions: Sequence[tuple[int, int, int, int]],
+    settings: DetectSettings = DetectSettings(),
+    *,
+    path: str = "",
+    intrinsics: Intrinsics | None = None,
+    why_no_pose: str = "",
+    reduction: int = 1,
+) -> FrameSearch:
+    """Detect in some pixel rectangles of a frame only (x0, y0, x1, y1 in the full frame's pixels, edges
+    on multiples of `reduction`): each searched as a frame of its own (pipeline.detect.cell_plan.crop_view:
+    the same pose, tiled afresh at its own rows' scale), boxes back in the frame's pixels, one box per
+    object across the rectangles. `searched_px` says what was searched: only these rectangles, within their
+    rows in range. A frame without a usable pose cannot be cut so: it is searched whole (detect_frame)."""
+    from pipeline.detect.cell_plan import crop_view
+
+    started = time.perf_counter()
+    height, width = image.shape[0] * reduction, image.shape[1] * reduction
+    fitted = _fit_view(view, width, height) if view is not None else None
+    if fitted is None:
+        return detect_frame(
+            image, view, detector, settings, path=path, intrinsics=intrinsics, why_no_pose=why_no_pose,
+            reduction=reduction,
+        )  # fmt: skip
+    parts: list[FrameSearch] = []
+    for x0, y0, x1, y1 in regions:
+        if not (0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height) or any(
+            v % reduction for v in (x0, y0, x1, y1)
+        ):
+            raise ModelError(
+                f"region {x0},{y0},{x1},{y1} is not inside the {width}x{height} frame on multiples of "
+                f"{reduction}",
+                path or None,
+            )
+        r = reduction
+        crop = image[y0 // r : y1 // r, x0 // r : x1 // r]
+        part = detect_frame(
+            crop, crop_view(fitted, (x0, y0, x1, y1)), detector, settings, path=path, reduction=r
+        )
+        top, bottom = part.searched_rows
+        moved = tuple(
+            replace(d, xyxy_px=(d.xyxy_px[0] + x0, d.xyxy_px[1] + y0, d.xyxy_px[2] + x0, d.xyxy_px[3] + y0))
+            for d in part.detections
+        )
+        searched = ((float(x0), float(y0 + top), float(x1), float(y0 + bottom)),) if bottom > top else ()
+        parts.append(replace(part, detections=moved, searched_px=searched))
+    return _combine(parts, fitted, width, height, detector, settings, path, reduction, started)
+
+
+def combine_searches(
+    parts: Sequence[FrameSearch], detector: Detector, settings: DetectSettings = DetectSettings()
+) -> FrameSearch:
+    """Searches of pieces of one posed frame (detect_regions, at one time or several) as one: boxes
+    suppressed across pieces (rectangles may overlap), tiles and times summed, every piece listed."""
+    started = time.perf_counter()
+    first = parts[0]
+    assert isinstance(first.camera, CameraView)
+    return _combine(
+        parts, first.camera, first.width_px, first.height_px, detector, settings, first.path,
+        first.reduction, started - sum(p.seconds for p in parts),
+    )  # fmt: skip
+
+
+def _combine(
+    parts: Sequence[FrameSearch],
+    view: CameraView,
+    width: int,
+    height: int,
+    detector: Detector,
+    settings: DetectSettings,
+    path: str,
+    reduction: int,
+    started: float,
+) -> FrameSearch:
+    """Searches of pieces of one frame as one (combine_searches)."""
+    from pipeline.detect.merge import suppress
+
+    clock = StageClock()
+    for p in parts:
+        for stage, seconds in p.stage_seconds:
+            clock.add(stage, seconds)
+    found = [d for p in parts for d in p.detections]
+    with clock("merge"):
+        index = {name: k for k, name in enumerate(detector.classes)}
+        # A box at an edge of its rectangle inside the frame may be a cut piece of what another rectangle
+        # holds whole: such boxes are suppressed by the intersection over the smaller, as across tiles.
+        cut = [_at_inner_edge(d.xyxy_px, p.searched_px, width, height) for p in parts for d in p.detections]
+        boxes = FrameBoxes(
+            np.array([d.xyxy_px for d in found], dtype=float).reshape(-1, 4),
+            np.array([d.score for d in found], dtype=float),
+            np.array([index.get(d.class_name, -1) for d in found], dtype=np.int64),
+            np.array(cut, dtype=np.int8),
+        )
+        kept = suppress(boxes, settings.iou, settings.ios)
+        order = np.argsort(-kept.score, kind="stable")
+        kept = FrameBoxes(kept.xyxy[order], kept.score[order], kept.cls[order], kept.cut[order])
+    searched = tuple(r for p in parts for r in p.searched_px)
+    notes = tuple(dict.fromkeys([*view.notes, *(n for p in parts for n in p.notes)]))
+    rows = (min(int(r[1]) for r in searched), max(int(r[3]) for r in searched)) if searched else (0, 0)
+    return FrameSearch(
+        path=path,
+        width_px=width,
+        height_px=height,
+        detections=pixel_detections(kept, detector.classes, path),
+        camera=view,
+        fallback_scale=False,
+        strips=sum(p.strips for p in parts),
+        tiles=sum(p.tiles for p in parts),
+        seconds=time.perf_counter() - started,
+        notes=notes,
+        searched_rows=rows,
+        stage_seconds=clock.items(),
+        reduction=reduction,
+        searched_px=searched,
+    )
+
+
+def _at_inner_edge(
+    xyxy: tuple[float, float, float, float],
+    rects: Sequence[tuple[float, float, float, float]],
+    width: int,
+    height: int,
+    edge_px: float = 8.0,
+) -> int:
+    """PIECE when the box comes within `edge_px` of an edge of the rectangle holding its centre that is not
+    the frame's own edge."""
+    from pipeline.detect.merge import PIECE, WHOLE
+
+    cx, cy = (xyxy[0] + xyxy[2]) / 2.0, (xyxy[1] + xyxy[3]) / 2.0
+    holding = [r for r in rects if r[0] <= cx <= r[2] and r[1] <= cy <= r[3]]
+    if not holding:
+        return WHOLE
+    x0, y0, x1, y1 = holding[0]
+    near = (
+        (x0 > 0 and xyxy[0] <= x0 + edge_px)
+        or (y0 > 0 and xyxy[1] <= y0 + edge_px)
+        or (x1 < width and xyxy[2] >= x1 - edge_px)
+        or (y1 < height and xyxy[3] >= y1 - edge_px)
+    )
+    return PIECE if near else WHOLE
 
 
 def reduction_rule(

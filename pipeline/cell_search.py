@@ -1,0 +1,211 @@
+"""A photo flight searched each ground cell once (issue 15), in three steps a caller runs in order:
+
+    plan_search(refs, ...)          metadata only: every frame's camera -> pipeline.detect.cell_plan
+    first_pass(ref, assignment ...) per frame: its rectangle searched (all of it when it has no pose)
+    plan_second_pass(...)           what the first pass found -> re-check crops per frame
+                                    (pipeline.detect.rechecks)
+    second_pass(ref, first, crops)  per frame with crops: those searched, combined with its first pass
+
+Each frame's result is a FrameDetections whose `searched_px` lists every rectangle it searched (its own and
+its re-check crops): coverage_pieces turns them into the ground it is recorded as having searched, so the
+case evidence never counts a frame as having looked where it did not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from pipeline.config import DEFAULT_MAX_PIXELS
+from pipeline.detect.cell_plan import CellPlan, FrameAssignment, FrameToPlan, plan_cells
+from pipeline.detect.detector import (
+    DetectSettings,
+    FrameDetections,
+    FrameSearch,
+    camera_for,
+    combine_searches,
+    detect_frame,
+    detect_regions,
+    reduction_rule,
+    search_plan,
+)
+from pipeline.detect.rechecks import Candidate, candidates, plan_rechecks, region_rects
+from pipeline.types import FrameCoverage
+
+if TYPE_CHECKING:
+    from pipeline.detect.cell_plan import SearchPlan
+    from pipeline.detect.model import Detector
+    from pipeline.detect.scale import ScalePlan
+    from pipeline.ingest import FrameRef, LoadedFrame
+    from pipeline.types import CameraView
+
+CELL_M = 5.0
+MARGIN_M = 5.0
+PAD_M = 4.0
+
+
+@dataclass(frozen=True)
+class SearchCells:
+    """The plan of a flight's first pass: the frames as planned (metadata only) and their assignments."""
+
+    frames: tuple[FrameToPlan, ...]
+    cells: CellPlan
+
+
+def searcher(detector: Detector, settings: DetectSettings) -> SearchPlan:
+    def search(view: CameraView | None, width: int, height: int) -> ScalePlan:
+        return search_plan(view, width, height, detector, settings)
+
+    return search
+
+
+def plan_search(
+    refs: Sequence[FrameRef],
+    detector: Detector,
+    settings: DetectSettings,
+    ground_elevation_m: float | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    cell_m: float = CELL_M,
+) -> SearchCells:
+    """Each frame's camera from its metadata (no pixels), then each cell of ground to its best view."""
+    from pipeline.ingest import frame_meta
+
+    frames = []
+    for ref in refs:
+        meta, why = frame_meta(ref, max_pixels)
+        view, _, _ = camera_for(meta, ground_elevation_m, why)
+        width = (meta.width or 0) if meta is not None else 0
+        height = (meta.height or 0) if meta is not None else 0
+        frames.append(FrameToPlan(ref.name, view if width and height else None, width, height))
+    tile = detector.imgsz
+    overlap = round(settings.overlap * tile)
+    plan = plan_cells(
+        frames, searcher(detector, settings), tile, overlap, cell_m=cell_m, margin_m=MARGIN_M, pad_m=PAD_M
+    )
+    return SearchCells(tuple(frames), plan)
+
+
+def _load(
+    ref: FrameRef,
+    detector: Detector,
+    settings: DetectSettings,
+    ground_elevation_m: float | None,
+    max_pixels: int,
+) -> LoadedFrame:
+    from pipeline.ingest import load_frame
+
+    return load_frame(ref, ground_elevation_m, max_pixels, reduction_rule(detector, settings))
+
+
+def search_pieces(
+    frame: LoadedFrame,
+    rects: Sequence[tuple[int, int, int, int]],
+    detector: Detector,
+    settings: DetectSettings,
+    whole: bool = False,
+) -> FrameSearch:
+    """A loaded frame's rectangles searched (all of it, as detect_frame, when `whole` or it has no pose)."""
+    if whole or frame.view is None:
+        return detect_frame(
+            frame.image, frame.view, detector, settings, path=frame.ref.name, intrinsics=frame.intrinsics,
+            why_no_pose=frame.why_no_pose, reduction=frame.reduction,
+        )  # fmt: skip
+    return detect_regions(
+        frame.image, frame.view, detector, rects, settings, path=frame.ref.name,
+        intrinsics=frame.intrinsics, why_no_pose=frame.why_no_pose, reduction=frame.reduction,
+    )  # fmt: skip
+
+
+def first_pass(
+    ref: FrameRef,
+    assignment: FrameAssignment,
+    detector: Detector,
+    settings: DetectSettings,
+    ground_elevation_m: float | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> tuple[FrameSearch, LoadedFrame | None]:
+    """The frame's first-pass search, and the frame as loaded (None: it had nothing to search, and was
+    not decoded)."""
+    rects = region_rects(assignment)
+    if not rects and not assignment.whole:
+        from pipeline.ingest import frame_meta
+
+        meta, why = frame_meta(ref, max_pixels)
+        view, _, why = camera_for(meta, ground_elevation_m, why)
+        if view is not None:
+            w, h = view.intrinsics.width_px, view.intrinsics.height_px
+            empty = FrameSearch(ref.name, w, h, (), view, False, 0, 0, 0.0, searched_px=())
+            return empty, None
+    frame = _load(ref, detector, settings, ground_elevation_m, max_pixels)
+    return search_pieces(frame, rects, detector, settings, whole=assignment.whole), frame
+
+
+def plan_second_pass(
+    plan: SearchCells,
+    first: Sequence[FrameDetections],
+    detector: Detector,
+    settings: DetectSettings,
+    max_views: int | None = None,
+) -> tuple[tuple[Candidate, ...], tuple[tuple[tuple[int, int, int, int], ...], ...]]:
+    """(candidates, re-check crops per frame) from the first pass's placed detections."""
+    found = candidates([(f.path, f.detections) for f in first])
+    crops = plan_rechecks(
+        plan.frames,
+        plan.cells.frames,
+        found,
+        searcher(detector, settings),
+        detector.imgsz,
+        detector.gsd_m,
+        settings.max_upscale,
+        margin_m=MARGIN_M,
+        max_views=max_views,
+    )
+    return tuple(found), crops
+
+
+def second_pass(
+    ref: FrameRef,
+    first: FrameSearch,
+    crops: Sequence[tuple[int, int, int, int]],
+    detector: Detector,
+    settings: DetectSettings,
+    ground_elevation_m: float | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    frame: LoadedFrame | None = None,
+) -> FrameSearch:
+    """The frame's re-check crops searched (the frame decoded again unless given) and combined with its
+    first pass; the first pass unchanged when it has none."""
+    if not crops:
+        return first
+    frame = frame or _load(ref, detector, settings, ground_elevation_m, max_pixels)
+    again = search_pieces(frame, crops, detector, settings)
+    parts = [p for p in (first, again) if p.searched_px]
+    return combine_searches(parts, detector, settings) if parts else first
+
+
+def coverage_pieces(
+    found: FrameDetections,
+    view: CameraView,
+    flight_id: str,
+    frame_path: str,
+    seen_at: str,
+    max_distance_m: float,
+) -> list[FrameCoverage]:
+    """The ground each searched rectangle of a frame covers, one record per rectangle, in the order
+    searched (its own rectangle first): what the case evidence counts as this frame having looked at."""
+    from pipeline import geo
+    from pipeline.errors import GeoreferenceError
+
+    intr = view.intrinsics
+    # Rectangles are in the searched pixels; the view may describe the same picture at another size.
+    scale = intr.width_px / found.width_px
+    out = []
+    for x0, y0, x1, y1 in found.searched_px:
+        box = (x0 * scale, y0 * scale, x1 * scale, y1 * scale)
+        try:
+            footprint = tuple(geo.ground_polygon(view, box, max_distance_m=max_distance_m))
+        except GeoreferenceError:
+            continue
+        out.append(FrameCoverage(flight_id, frame_path, seen_at, footprint))
+    return out

@@ -1,5 +1,6 @@
-"""Flow tests: one Prefect test harness for the whole session (it costs seconds to start). Helpers live in
-flow_helpers.py (a uniquely named module: every test folder here has its own conftest)."""
+"""Flow tests: all of them on the session's one Prefect test server (`prefect_api_url`, tests/conftest.py: it
+costs seconds to start). Helpers live in flow_helpers.py (a uniquely named module: every test folder here has
+its own conftest)."""
 
 from __future__ import annotations
 
@@ -14,27 +15,10 @@ from flow_helpers import HERE
 
 
 @pytest.fixture(scope="session", autouse=True)
-def prefect_harness() -> Iterator[None]:
-    """The session's one Prefect backend: a temporary SQLite-backed API, telemetry off, set before import."""
-    from pipeline.process_commands import quiet_prefect
-
-    quiet_prefect()
+def prefect_harness(prefect_api_url: str) -> None:
+    """Every flow test runs against the session's one Prefect server (tests/conftest.py)."""
     if str(HERE) not in sys.path:  # Dask workers unpickle the fake detector's factory from this folder
         sys.path.insert(0, str(HERE))
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=60):
-        yield
-
-
-@pytest.fixture(scope="session")
-def prefect_api_url(prefect_harness: None) -> str:
-    """The harness's API, for `patrol` subprocesses: they report there instead of starting their own."""
-    from prefect.settings import PREFECT_API_URL
-
-    url = PREFECT_API_URL.value()
-    assert url
-    return str(url)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

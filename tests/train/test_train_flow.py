@@ -49,11 +49,10 @@ def test_missing_initial_weights_are_a_one_line_error(
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("prefect_api_url")  # the session's one Prefect server (tests/conftest.py)
 def test_train_flow_builds_trains_evaluates_and_ships(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from prefect.testing.utilities import prefect_test_harness
-
     from flows.train import train_flow
 
     monkeypatch.setenv("YOLO_CONFIG_DIR", str(tmp_path / "ultralytics"))
@@ -70,8 +69,7 @@ def test_train_flow_builds_trains_evaluates_and_ships(
         workers=1,
         ship_to=str(tmp_path / "models"),
     )
-    with prefect_test_harness():
-        summary = train_flow(plan, command="patrol train (test)")
+    summary = train_flow(plan, command="patrol train (test)")
     assert summary["fit"]["epochs_done"] == 1
     assert {c["cls"] for c in summary["held_out"]["per_class"]} == {"illegal_construction", "garbage_pile"}
     card = json.loads((tmp_path / "models" / "patrol-det.json").read_text())
@@ -92,8 +90,7 @@ def test_train_flow_builds_trains_evaluates_and_ships(
 
     # Another seed: from scratch, it would start (and after one epoch, end) far from the first run.
     tuned = replace(plan, out_dir=str(tmp_path / "tuned"), init=str(weights), seed=1, ship_to=None)
-    with prefect_test_harness():
-        again = train_flow(tuned, command="patrol train (test, tuned)")
+    again = train_flow(tuned, command="patrol train (test, tuned)")
     assert again["fit"]["epochs_done"] == 1
 
     def first_conv(path: str | Path) -> torch.Tensor:
@@ -113,6 +110,7 @@ REAL = Path(__file__).resolve().parents[2].parent / "shared" / "real_aerial"
 
 @pytest.mark.slow
 @pytest.mark.skipif(not REAL.is_dir(), reason="the shared real scenery is not on this machine")
+@pytest.mark.usefixtures("prefect_api_url")
 def test_transfer_from_another_tasks_weights_with_real_scenery_and_exported_reviews(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -121,7 +119,6 @@ def test_transfer_from_another_tasks_weights_with_real_scenery_and_exported_revi
     import cv2
     import numpy as np
     import torch
-    from prefect.testing.utilities import prefect_test_harness
     from ultralytics.nn.tasks import OBBModel
 
     from flows.train import train_flow
@@ -159,8 +156,7 @@ def test_transfer_from_another_tasks_weights_with_real_scenery_and_exported_revi
         and "--real" in plan_command(plan)
         and "--extra" in plan_command(plan)
     )
-    with prefect_test_harness():
-        summary = train_flow(plan, command="patrol train (test, transfer)")
+    summary = train_flow(plan, command="patrol train (test, transfer)")
     assert summary["splits"]["real"]["negatives"] == 6 and summary["splits"]["real"]["composites"] == 6
     assert summary["splits"]["extra"] == {"datasets": 1, "images": 1}
     train_images = {

@@ -129,3 +129,23 @@ def test_only_config_touches_the_environment() -> None:
         if pattern.search(line)
     ]
     assert found and all(place.startswith("pipeline/config.py:") for place in found), found
+
+
+def test_patrol_review_warns_of_a_random_key_and_serves_the_configured_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uvicorn
+
+    served: list[object] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: served.append(app))
+    monkeypatch.setenv("PATROL_DATA_ROOT", str(tmp_path / "data"))
+    monkeypatch.setenv("PATROL_INBOX", str(tmp_path / "up"))
+    monkeypatch.delenv("PATROL_SECRET_KEY", raising=False)
+    db = f"sqlite:///{tmp_path / 'cases.sqlite3'}"
+    assert main(["review", "--db", db]) == 0
+    assert "PATROL_SECRET_KEY is not set" in capsys.readouterr().err
+    monkeypatch.setenv("PATROL_SECRET_KEY", "configured")
+    assert main(["review", "--db", db]) == 0
+    assert "PATROL_SECRET_KEY" not in capsys.readouterr().err
+    config = served[-1].state.config  # type: ignore[attr-defined]
+    assert (config.secret_key, config.inbox) == ("configured", tmp_path / "up")

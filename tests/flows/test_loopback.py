@@ -21,6 +21,8 @@ import httpx
 import pytest
 from flow_helpers import ROOT, SAMPLES, case_rows
 
+from pipeline.config import PREFECT_STARTUP_TIMEOUT_S
+
 BIN = Path(sys.executable).parent
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 QUIET = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
@@ -51,7 +53,7 @@ def server(tmp_path: Path) -> Iterator[str]:
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}/api"
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + PREFECT_STARTUP_TIMEOUT_S  # a minute and more on a busy 2-core machine
     while time.monotonic() < deadline and proc.poll() is None:
         try:
             if httpx.get(f"{url}/health", timeout=2).status_code == 200:

@@ -1,5 +1,7 @@
-"""The flight flow end to end: frames per second, the share of time spent outside the model, and peak memory
-of a 20-frame against a 200-frame flight (a flight is streamed, so the second should need no more than 1.2x).
+"""The flight flow end to end: frames per second, the share of time spent outside the model, peak memory of
+a 20-frame against a 200-frame flight (a flight is streamed, so the second should need no more than 1.1x),
+and the figure a city plans with: frames and hectares of ground searched per hour on this machine, and what
+a Dask cluster of N such machines would give.
 
     .venv/bin/python bench/bench_flow.py [--sizes 20 200] [--width 1000 --height 750] [--model CARD]
 
@@ -80,6 +82,7 @@ def run_one(folder: str, workdir: str) -> dict[str, Any]:
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     model_s = _model_seconds
     return {
+        "ground_ha": round(searched_hectares(f"{workdir}/cases.sqlite3"), 2),
         "wall_s": round(wall, 2),
         "frames": summary["frames"],
         "frames_failed": summary["frames_failed"],
@@ -91,6 +94,32 @@ def run_one(folder: str, workdir: str) -> dict[str, Any]:
         "outside_model_share": round(1 - model_s / seconds, 3),
         "peak_rss_mb": round(peak_mb, 1),
     }
+
+
+def searched_hectares(sqlite_path: str, cell_m: float = 0.5) -> float:
+    """The ground the run's frames searched, overlaps counted once: the frames' recorded footprints filled
+    into one raster of `cell_m` cells on a local tangent plane (a flight spans a few km at most)."""
+    import math
+    import sqlite3
+
+    import cv2
+    import numpy as np
+
+    with sqlite3.connect(sqlite_path) as db:
+        query = "SELECT footprint FROM frames WHERE footprint IS NOT NULL"
+        rows = [json.loads(r[0]) for r in db.execute(query)]
+    if not rows:
+        return 0.0
+    lat0, lon0 = rows[0][0]
+    k_lat, k_lon = 111_320.0, 111_320.0 * math.cos(math.radians(lat0))
+    shapes = [np.array([((lon - lon0) * k_lon, (lat - lat0) * k_lat) for lat, lon in fp]) for fp in rows]
+    lo = np.min([s.min(axis=0) for s in shapes], axis=0)
+    hi = np.max([s.max(axis=0) for s in shapes], axis=0)
+    size = np.ceil((hi - lo) / cell_m).astype(int) + 1
+    canvas = np.zeros((size[1], size[0]), np.uint8)
+    for shape in shapes:
+        cv2.fillPoly(canvas, [np.round((shape - lo) / cell_m).astype(np.int32)], 1)
+    return float(canvas.sum()) * cell_m * cell_m / 10_000.0
 
 
 def flight(n: int, width: int, height: int) -> Path:
@@ -149,12 +178,44 @@ def _record(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
         f"{r['outside_model_share']:.0%} | {r['peak_rss_mb']} | {r['cases_new']} |"
         for r in rows
     ]
-    lines += ["", f"Peak memory, largest / smallest flight: {ratio:.2f}x."]
+    lines += ["", f"Peak memory, largest / smallest flight: {ratio:.2f}x.", *_city_figure(rows[-1])]
     results = ROOT / "bench" / "RESULTS-flow.md"
     if not results.exists():
         results.write_text("# The flight flow end to end (bench/bench_flow.py)\n", encoding="utf-8")
     with results.open("a", encoding="utf-8") as fh:
         fh.write("\n".join(lines) + "\n")
+
+
+# Prefect's cost per frame task and the serial part of a flight (plan + push) with a long-running server,
+# measured by bench/bench_prefect.py (bench/RESULTS.md, 2026-12-02: 26-45 ms a task, plan+push 0.6-1.4 s).
+TASK_OVERHEAD_S = 0.035
+FLIGHT_SERIAL_S = 1.0
+
+
+def _city_figure(row: dict[str, Any], frames_per_flight: int = 300) -> list[str]:
+    """Frames and hectares an hour on this machine (the largest flight measured), and for N machines on
+    Dask: each frame's work spreads over the machines; submitting its task, and each flight's plan and push,
+    do not."""
+    per_frame = row["seconds"] / max(1, row["frames"])
+    ha_per_frame = row["ground_ha"] / max(1, row["frames"])
+    work = max(0.0, per_frame - TASK_OVERHEAD_S - FLIGHT_SERIAL_S / max(1, row["frames"]))  # the frame's own
+    lines = [
+        "",
+        f"One machine: {3600 / per_frame:.0f} frames an hour, {3600 * ha_per_frame / per_frame:.0f} ha of "
+        f"ground searched an hour ({ha_per_frame:.2f} new ha a frame on this flight).",
+        "",
+        f"Dask over N such machines, {frames_per_flight}-frame flights (extrapolated: frame work / N, plus "
+        f"{TASK_OVERHEAD_S * 1000:.0f} ms of Prefect per task and {FLIGHT_SERIAL_S:.1f} s of plan and push "
+        "per flight, both in the flow's process and so not divided):",
+        "",
+        "| N | frames / hour | ha / hour | a 6,000-frame night takes |",
+        "|---:|---:|---:|---:|",
+    ]
+    for n in (1, 2, 4, 8):
+        flight_s = frames_per_flight * (work / n + TASK_OVERHEAD_S) + FLIGHT_SERIAL_S
+        rate = 3600 * frames_per_flight / flight_s
+        lines.append(f"| {n} | {rate:.0f} | {rate * ha_per_frame:.0f} | {6000 / rate:.1f} h |")
+    return lines
 
 
 if __name__ == "__main__":

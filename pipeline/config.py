@@ -23,6 +23,9 @@ DEFAULT_VAR_DIR = Path("var")
 # declare 20000 x 20000). The largest drone cameras make about 100-150 MP frames (Phase One iXM-100/-GS120);
 # 200 MP decodes to 600 MB of BGR pixels, which a worker can hold.
 DEFAULT_MAX_PIXELS = 200_000_000
+# Nothing farther than this from the point below the camera is searched, nor counted as a frame's ground:
+# beyond it an oblique frame's pixels cover metres each and its georeferencing error grows with the distance.
+DEFAULT_SEARCH_RANGE_M = 300.0
 # The bureau's zone: capture times without an offset, the nightly schedule and the night's summary.
 DEFAULT_TZ = "Asia/Shanghai"
 DEFAULT_CRON = "0 2 * * *"

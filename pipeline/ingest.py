@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipeline import filekinds, filenames, geo
-from pipeline.config import DEFAULT_MAX_PIXELS
+from pipeline.config import DEFAULT_MAX_PIXELS, DEFAULT_SEARCH_RANGE_M
 from pipeline.errors import FrameError, GeoreferenceError, MetadataError, PipelineError, PixelLimitError
 from pipeline.types import CameraView, ImageMeta, Intrinsics, SrtEntry, flat_fields
 from pipeline.video_readers import VideoReader as VideoReader  # re-exported: where callers import it from
@@ -58,7 +58,7 @@ MAX_HOLD_MS = 500.0  # a pose is held at most this far before the first / after 
 class IngestSettings:
     overlap: float = 0.8  # share of the along-track footprint consecutive video samples have in common
     max_gap_s: float = 10.0  # a sample at least this often, even hovering (the gimbal may turn meanwhile)
-    max_distance_m: float = 300.0  # oblique footprints are cut off here (as detection's search range)
+    max_distance_m: float = DEFAULT_SEARCH_RANGE_M  # oblique footprints are cut off where detection stops
     sampling: str = SAMPLE_DISTANCE  # or SAMPLE_EVERY
     max_pixels: int = DEFAULT_MAX_PIXELS  # a frame declaring more is refused before decoding
 

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pipeline.config import DEFAULT_SEARCH_RANGE_M
 from pipeline.errors import PipelineError
 
 EXIT_SOME_FAILED = 1
@@ -59,7 +60,8 @@ def _model_args(p: argparse.ArgumentParser) -> None:
         type=float,
         default=None,
         metavar="M",
-        help="search and report nothing farther than this from below the drone (default 300 m)",
+        help="search and report nothing farther than this from below the drone "
+        f"(default {DEFAULT_SEARCH_RANGE_M:g} m)",
     )
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from pipeline import geo, placement
+from pipeline.config import DEFAULT_SEARCH_RANGE_M
 from pipeline.detect.merge import FrameBoxes, merge, to_frame
 from pipeline.detect.model import Detector
 from pipeline.detect.scale import (
@@ -46,7 +47,7 @@ class DetectSettings:
     overlap: float = 0.2  # between neighbouring tiles, as a share of the tile
     batch: int = 8  # tiles per forward pass
     edge_px: float = 4.0  # a box this close (tile pixels) to an interior tile edge is a cut piece
-    max_ground_distance_m: float = 300.0  # nothing farther from the point below the camera is searched
+    max_ground_distance_m: float = DEFAULT_SEARCH_RANGE_M
     # Nor ground coarser than this many times the model's GSD. 3.0 searched 15 % more tiles at -45 degrees
     # from 130 m and found nothing more on the held-out flights: the far rows gave only false detections.
     max_gsd_ratio: float = 2.0

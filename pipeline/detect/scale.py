@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pipeline import geo
+from pipeline.config import DEFAULT_SEARCH_RANGE_M
 from pipeline.types import CameraView, Intrinsics
 
 # Rows sampled to find the searched range and the GSD profile; the GSD is smooth along a column, so
@@ -44,7 +45,7 @@ _SCALE_ITERATIONS = 4
 class ScaleLimits:
     """The knobs of scale planning (all in DetectSettings; repeated here so this module stands alone)."""
 
-    max_ground_distance_m: float = 300.0
+    max_ground_distance_m: float = DEFAULT_SEARCH_RANGE_M
     max_gsd_ratio: float = 2.0
     max_upscale: float = 1.0
     fallback_heights_m: tuple[float, ...] = (30.0, 60.0, 120.0)

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
 CELL_M = 5.0
 MARGIN_M = 5.0
-PAD_M = 4.0
+PAD_M = 2.0
 
 
 @dataclass(frozen=True)

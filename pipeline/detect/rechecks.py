@@ -11,6 +11,11 @@ searched rows and columns, unless the frame's own first-pass rectangle, or a cro
 holds it that well: that search already speaks for it. The crop is one model tile at the local scale of the
 frame there (larger, for an object that would not fit, with some ground around it), its edges on
 multiples of 8 pixels.
+
+A one-tile crop (25.6 m at the model's 0.08 m) holds a 10 m object about 7 m inside its edge: a frame
+re-checked so counts as having covered the object only when the case's position falls that well inside
+(dedupe.MergeRule.coverage_margin_m: half its size and half its position error), fewer looks than a whole
+frame would be credited with, but every one of them real.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from pipeline import geo
 from pipeline.detect.cell_plan import EDGE_WEIGHT, SNAP_PX, FrameAssignment, FrameToPlan, SearchPlan
 from pipeline.types import CameraView, Detection
 
-CROP_SLACK_M = 3.0
+CROP_SLACK_M = 1.0
 
 
 @dataclass(frozen=True)
@@ -113,9 +118,9 @@ def plan_rechecks(
         for _, gsd, k, x, y in looks[:max_views] if max_views is not None else looks:
             f = frames[k]
             scale = min(gsd / model_gsd_m, max_upscale)
-            # Room for the object and a few metres around it (where it may really be): what the case
-            # evidence asks of a frame that covered it (dedupe.MergeRule.coverage_margin_m).
-            side = max(tile_px / scale, (1.2 * (c.size_m or 0.0) + 2.0 * CROP_SLACK_M) / gsd)
+            # One tile, unless the object (its box's diagonal on the ground, and a little around it) would
+            # not fit in one: a crop just over a tile would take four.
+            side = max(tile_px / scale, ((c.size_m or 0.0) + 2.0 * CROP_SLACK_M) / gsd)
             crops[k].append(_square(x, y, side, f.width_px, f.height_px, tile_px / scale))
     return tuple(tuple(r) for r in crops)
 

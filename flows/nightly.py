@@ -24,12 +24,13 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.client.schemas.objects import State
 from prefect.states import Failed
 
-from flows.process_flight import RETRY_OPTIONS, Artifacts, incomplete_message, run_process
+from flows.process_flight import RETRY_OPTIONS, Artifacts, incomplete_message, process_run
 from pipeline.cases import progress
 from pipeline.errors import PipelineError
 from pipeline.inbox import CHANGED, DONE, READY, WAITING, InboxFlight, scan_inbox
-from pipeline.night import night_started_at, night_text
+from pipeline.night import night_started_at
 from pipeline.process import ProcessJob, default_job, open_case_db, sessions_for
+from pipeline.run_summary import LeftFlight, NightSummary
 
 
 @task(name="scan-inbox", **RETRY_OPTIONS)
@@ -67,7 +68,7 @@ def nightly_flow(
     dask_address: str | None = None,
     db_url_secret: str | None = None,
     job: ProcessJob | None = None,
-) -> dict[str, Any] | State[Any]:
+) -> NightSummary | State[Any]:
     """Process the inbox once (module docstring); returns the night's summary (also a markdown artifact).
     `inbox` None: this machine's PATROL_INBOX (else PATROL_DATA_ROOT/inbox)."""
     from pipeline.config import load_settings
@@ -91,41 +92,32 @@ def nightly_flow(
     left = [f for f in flights if f.status in (WAITING, CHANGED)]
     for f in left:
         logger.warning("left for the next night: %s: %s", f.folder, f.reason)
+    run = None
     if ready:
-        run = run_process(
+        run = process_run(
             [f.folder for f in ready],
             job,
             flight_ids=[f.flight_id for f in ready],
             dask_address=dask_address,
             workers=workers,
         )
-    else:
-        run = {"flights": [], "errors": []}
-    processed = run["flights"]
-    night: dict[str, Any] = {
-        "inbox": inbox,
-        "started_at": started_at,
-        "flights_processed": len(processed),
-        "flights_failed": sum(1 for f in processed if not f["complete"]),
-        "flights_done_before": sum(1 for f in flights if f.status == DONE),
-        "flights_waiting": sum(1 for f in flights if f.status == WAITING),
-        "flights_changed": sum(1 for f in flights if f.status == CHANGED),
-        "left": [{"folder": f.folder, "status": f.status, "reason": f.reason} for f in left],
-        "flights": processed,
-        "errors": run["errors"],
-    }
-    for name in ("frames", "frames_failed", "frames_pending", "detections", "cases_new", "cases_updated"):
-        night[name] = sum(int(f[name]) for f in processed)
-    night["seconds"] = round(time.perf_counter() - started, 2)
-    night["text"] = night_text(night)
+    night = NightSummary(
+        inbox,
+        started_at,
+        flights_done_before=sum(1 for f in flights if f.status == DONE),
+        flights_waiting=sum(1 for f in flights if f.status == WAITING),
+        flights_changed=sum(1 for f in flights if f.status == CHANGED),
+        left=tuple(LeftFlight(f.folder, f.status, f.reason) for f in left),
+        run=run,
+        seconds=time.perf_counter() - started,
+    )
     Artifacts()(
         create_markdown_artifact,
-        "# patrol: the night's run\n\n```\n" + night["text"] + "\n```",
+        "# patrol: the night's run\n\n```\n" + night.text() + "\n```",
         key="patrol-night-summary",
     )
-    incomplete = [f["flight_id"] for f in processed if not f["complete"]]
-    if incomplete:
-        return Failed(message=incomplete_message(incomplete), data=night)
+    if run is not None and run.incomplete:
+        return Failed(message=incomplete_message(run.incomplete), data=night)
     return night
 
 

@@ -48,8 +48,6 @@ from pipeline.ingest import FlightPlan, FrameRef, close_readers, plan_flight
 from pipeline.process import (
     DONE,
     ERROR,
-    FAILED,
-    FrameOutcome,
     ProcessJob,
     is_database_error,
     is_transient,
@@ -57,6 +55,14 @@ from pipeline.process import (
     open_case_db,
     process_frame,
     push_flight,
+)
+from pipeline.run_summary import (
+    FlightSummary,
+    FrameOutcome,
+    NightSummary,
+    RunSummary,
+    failed_flight,
+    pushed_flight,
 )
 
 RETRIES = 4
@@ -160,7 +166,7 @@ def _run_flight(
     artifacts: Artifacts,
     ahead: int,
     progress: tuple[UUID | None, int, int] | None = None,
-) -> dict[str, Any]:
+) -> FlightSummary:
     """One flight; `progress` is (artifact id, this flight's position, number of flights)."""
     logger = get_run_logger()
     plan: FlightPlan = plan_task(folder, flight_id, job)
@@ -198,36 +204,18 @@ def _run_flight(
         logger.error("%s", errors[-1])
     else:
         errors += [e for e in db_failures if e]
-    failed = sum(1 for o in outcomes if o.status == FAILED)
     pending = sum(1 for o in outcomes if o.status == ERROR) + len(plan.frames) - len(outcomes)
     if pending:
         # Some frame has no record: pushing now would split the flight over two pushes. The next run
         # finds the recorded frames done and pushes the whole flight once.
-        return _failed_flight(
-            folder,
-            plan.flight_id,
-            "frames without a record: the flight is pushed later",
-            errors,
-            frames=len(plan.frames),
-            frames_failed=failed,
-            frames_pending=pending,
-            frames_reused=sum(1 for o in outcomes if o.reused),
-            detections=sum(o.detections for o in outcomes),
-        )
+        why = "frames without a record: the flight is pushed later"
+        return failed_flight(folder, plan.flight_id, why, errors, len(plan.frames), outcomes, pending)
     try:
         pushed = push_task(plan, job)
     except Exception as err:  # after its retries; every frame is recorded: the next run pushes the flight
         reason = err.reason if isinstance(err, PipelineError) else f"{type(err).__name__}: {err}"
-        return _failed_flight(
-            folder,
-            plan.flight_id,
-            f"not pushed: {' '.join(reason.split())}",
-            errors,
-            frames=len(plan.frames),
-            frames_failed=failed,
-            frames_reused=sum(1 for o in outcomes if o.reused),
-            detections=sum(o.detections for o in outcomes),
-        )
+        why = f"not pushed: {' '.join(reason.split())}"
+        return failed_flight(folder, plan.flight_id, why, errors, len(plan.frames), outcomes)
     push = pushed["push"]
     logger.info(
         "%s: %d frames (%d failed), %d detections, %d new cases, %d updated",
@@ -238,38 +226,8 @@ def _run_flight(
         push["cases_new"],
         push["cases_updated"],
     )
-    return {
-        "flight_id": plan.flight_id,
-        "folder": folder,
-        "frames": len(plan.frames),
-        "frames_failed": failed,
-        "frames_pending": 0,
-        "frames_reused": sum(1 for o in outcomes if o.reused),
-        "detections": sum(o.detections for o in outcomes),
-        "sightings_added": push["sightings_added"],
-        "cases_new": push["cases_new"],
-        "cases_updated": push["cases_updated"],
-        "not_seen": push["not_seen"],
-        "complete": pushed["frames_missing"] == 0,
-        "errors": errors,
-        **frame_whys(outcomes),
-    }
-
-
-def frame_whys(outcomes: Sequence[FrameOutcome]) -> dict[str, Any]:
-    """How many frames were not searched at all, or searched without a pose (nothing they show has a place
-    on the map), and one line per such frame saying why: a frame with 0 detections is otherwise silent."""
-    lines = [f"{o.name}: not searched: {o.not_searched}" for o in outcomes if o.not_searched]
-    lines += [
-        f"{o.name}: searched, not placed: {o.not_placed}"
-        for o in outcomes
-        if o.not_placed and not o.not_searched
-    ]
-    return {
-        "frames_not_searched": sum(1 for o in outcomes if o.not_searched),
-        "frames_not_placed": sum(1 for o in outcomes if o.not_placed and not o.not_searched),
-        "not_searched": lines,
-    }
+    complete = pushed["frames_missing"] == 0
+    return pushed_flight(plan.flight_id, folder, len(plan.frames), outcomes, errors, push, complete)
 
 
 def close_videos_everywhere() -> None:
@@ -300,27 +258,6 @@ def _outcome_of(ref: FrameRef, future: PrefectFuture[FrameOutcome]) -> tuple[Fra
     return FrameOutcome(ref.name, ERROR, 0, 0, not_the_frames_fault(ref, cause)), is_database_error(cause)
 
 
-def _summary_markdown(summary: dict[str, Any]) -> str:
-    lines = [
-        "# patrol: flights processed",
-        "",
-        f"{summary['frames']} frames ({summary['frames_failed']} failed"
-        + (f", {summary['frames_pending']} left for the next run" if summary["frames_pending"] else "")
-        + f"), {summary['detections']} detections, {summary['cases_new']} new cases, "
-        f"{summary['cases_updated']} updated, in {summary['seconds']} s.",
-    ]
-    if summary["errors"]:
-        lines += ["", "## Problems", ""] + [f"- `{e}`" for e in summary["errors"][:200]]
-    if summary["not_searched"]:
-        lines += [
-            "",
-            f"## Frames not searched ({summary['frames_not_searched']}) or not placed "
-            f"({summary['frames_not_placed']})",
-            "",
-        ] + [f"- `{line}`" for line in summary["not_searched"][:200]]
-    return "\n".join(lines)
-
-
 @flow(name="patrol-process", validate_parameters=False, log_prints=False)
 def process_flights(
     folders: Sequence[str],
@@ -328,7 +265,7 @@ def process_flights(
     flight_ids: Sequence[str | None] | None = None,
     show_progress: bool = False,
     ahead: int = AHEAD_PER_THREAD,
-) -> dict[str, Any] | State[Any]:
+) -> RunSummary | State[Any]:
     """Process each flight folder (see the module docstring); returns the run summary DESIGN.md names:
     frames frames_failed detections cases_new cases_updated errors seconds, and per flight the same.
     The run ends Failed, with that summary as its data and after its artifacts, when a flight is left
@@ -341,7 +278,7 @@ def process_flights(
     artifacts = Artifacts()
     progress_id = artifacts(create_progress_artifact, 0.0, description="frames processed, all flights")
     progress_id = progress_id if isinstance(progress_id, UUID) else None
-    flights: list[dict[str, Any]] = []
+    flights: list[FlightSummary] = []
     for i, (folder, fid) in enumerate(zip(folders, ids, strict=True)):
         try:
             flight = _run_flight(
@@ -349,75 +286,25 @@ def process_flights(
             )
         except Exception as err:  # one flight's failure (after retries) never stops the others
             reason = err.reason if isinstance(err, PipelineError) else f"{type(err).__name__}: {err}"
-            flight = _failed_flight(folder, fid, " ".join(reason.split()))
+            flight = failed_flight(folder, fid or Path(folder).name, " ".join(reason.split()))
         flights.append(flight)
         artifacts.progress(progress_id, 100.0 * (i + 1) / max(len(folders), 1), final=True)
-    summary = summarise(flights, time.perf_counter() - started)
+    run = RunSummary(tuple(flights), time.perf_counter() - started)
     artifacts(
         create_table_artifact,
-        table=[{k: v for k, v in f.items() if k != "errors"} for f in flights],
+        table=[{k: v for k, v in f.as_dict().items() if k != "errors"} for f in flights],
         key="patrol-process-flights",
         description=f"{len(flights)} flight(s)",
     )
-    artifacts(create_markdown_artifact, _summary_markdown(summary), key="patrol-process-summary")
-    incomplete = [f["flight_id"] for f in flights if not f["complete"]]
-    if incomplete:
-        return Failed(message=incomplete_message(incomplete), data=summary)
-    return summary
+    artifacts(create_markdown_artifact, run.markdown(), key="patrol-process-summary")
+    if run.incomplete:
+        return Failed(message=incomplete_message(run.incomplete), data=run)
+    return run
 
 
 def incomplete_message(flight_ids: Sequence[str]) -> str:
     shown = ", ".join(flight_ids[:5]) + (f" and {len(flight_ids) - 5} more" if len(flight_ids) > 5 else "")
     return f"{len(flight_ids)} flight(s) incomplete, left for the next run: {shown}"
-
-
-def _failed_flight(
-    folder: str,
-    flight_id: str | None,
-    reason: str,
-    errors: Sequence[str] = (),
-    frames: int = 0,
-    frames_failed: int = 0,
-    frames_pending: int = 0,
-    frames_reused: int = 0,
-    detections: int = 0,
-) -> dict[str, Any]:
-    return {
-        "flight_id": flight_id or Path(folder).name,
-        "folder": folder,
-        "frames": frames,
-        "frames_failed": frames_failed,
-        "frames_pending": frames_pending,
-        "frames_reused": frames_reused,
-        "detections": detections,
-        "sightings_added": 0,
-        "cases_new": 0,
-        "cases_updated": 0,
-        "not_seen": 0,
-        "complete": False,
-        "errors": [*errors, f"{folder}: {reason}"],
-        **frame_whys(()),
-    }
-
-
-def summarise(flights: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
-    def total(name: str) -> int:
-        return sum(int(f[name]) for f in flights)
-
-    return {
-        "frames": total("frames"),
-        "frames_failed": total("frames_failed"),
-        "frames_pending": total("frames_pending"),
-        "detections": total("detections"),
-        "cases_new": total("cases_new"),
-        "cases_updated": total("cases_updated"),
-        "frames_not_searched": total("frames_not_searched"),
-        "frames_not_placed": total("frames_not_placed"),
-        "errors": [e for f in flights for e in f["errors"]],
-        "not_searched": [line for f in flights for line in f["not_searched"]],
-        "seconds": round(seconds, 2),
-        "flights": flights,
-    }
 
 
 def task_runner(dask_address: str | None = None, workers: int = 1) -> TaskRunner[Any]:
@@ -440,14 +327,19 @@ def api_url() -> str | None:
     return str(value) if value else None
 
 
-def summary_of(state: State[Any]) -> dict[str, Any]:
+def summary_record(state: State[Any]) -> RunSummary | NightSummary:
     """The summary a finished run carries, Completed or Failed; what made it crash, raised."""
     result = state.result(raise_on_failure=False)
     if isinstance(result, BaseException):
         raise result
-    if not isinstance(result, dict):
+    if not isinstance(result, RunSummary | NightSummary):
         raise RuntimeError(f"the run ended {state.type.value} without a summary: {state.message}")
     return result
+
+
+def summary_of(state: State[Any]) -> dict[str, Any]:
+    """The summary a finished run carries, as its JSON (what the CLI prints)."""
+    return summary_record(state).as_dict()
 
 
 def run_process(
@@ -459,10 +351,34 @@ def run_process(
     dask_address: str | None = None,
     workers: int = 1,
 ) -> dict[str, Any]:
-    """Entry point for the CLI and the nightly flow: the case database opened (and migrated) once, here,
-    before the flow and before any fan-out; then the flow with the chosen task runner."""
+    """Entry point for the CLI: the run's summary as its JSON (process_run)."""
+    run = process_run(
+        folders,
+        job,
+        flight_ids=flight_ids,
+        show_progress=show_progress,
+        dask_address=dask_address,
+        workers=workers,
+    )
+    return run.as_dict()
+
+
+def process_run(
+    folders: Sequence[str],
+    job: ProcessJob,
+    *,
+    flight_ids: Sequence[str | None] | None = None,
+    show_progress: bool = False,
+    dask_address: str | None = None,
+    workers: int = 1,
+) -> RunSummary:
+    """The case database opened (and migrated) once, here, before the flow and before any fan-out; then
+    the flow with the chosen task runner; its summary."""
     open_case_db(job)
     ahead = AHEAD_ON_DASK if dask_address else AHEAD_PER_THREAD * max(1, workers)
     configured = process_flights.with_options(task_runner=task_runner(dask_address, workers))
     state = configured(list(folders), job, flight_ids, show_progress, ahead, return_state=True)
-    return summary_of(state)
+    run = summary_record(state)
+    if not isinstance(run, RunSummary):
+        raise RuntimeError(f"patrol-process ended {state.type.value} with a night's summary")
+    return run

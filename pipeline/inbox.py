@@ -12,14 +12,20 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 from pipeline.upload import MANIFEST_NAME
 
-READY = "ready"
-WAITING = "waiting"  # no manifest yet
-CHANGED = "changed"  # files differ from the manifest
-DONE = "done"  # processed on an earlier night: not checksummed again
+
+class InboxStatus(StrEnum):
+    READY = "ready"
+    WAITING = "waiting"  # no manifest yet
+    CHANGED = "changed"  # files differ from the manifest
+    DONE = "done"  # processed on an earlier night: not checksummed again
+
+
+READY, WAITING, CHANGED, DONE = InboxStatus.READY, InboxStatus.WAITING, InboxStatus.CHANGED, InboxStatus.DONE
 _CHUNK = 1 << 20
 
 
@@ -27,7 +33,7 @@ _CHUNK = 1 << 20
 class InboxFlight:
     folder: str
     flight_id: str
-    status: str  # ready, waiting, changed, done
+    status: InboxStatus
     reason: str = ""
 
 
@@ -39,7 +45,7 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def verify_manifest(folder: Path) -> tuple[str, str, str]:
+def verify_manifest(folder: Path) -> tuple[InboxStatus, str, str]:
     """(status, flight id, reason) for one inbox folder (module docstring)."""
     manifest = folder / MANIFEST_NAME
     if not manifest.is_file():

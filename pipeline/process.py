@@ -27,6 +27,7 @@ from pipeline.config import DEFAULT_TZ, DatabaseUrl, Settings
 from pipeline.detect.detector import DetectSettings
 from pipeline.errors import CaseError, FrameError, GeoreferenceError, PipelineError
 from pipeline.ingest import FlightPlan, FrameRef, IngestSettings
+from pipeline.run_summary import FrameOutcome, FrameStatus
 from pipeline.types import FrameCoverage, Sighting
 
 if TYPE_CHECKING:
@@ -71,27 +72,8 @@ class ProcessJob:
         return self.db.get_secret_value()
 
 
-# A frame's outcome: DONE (detected and recorded), FAILED (its own fault, recorded as its final verdict) or
-# ERROR (not its fault: model, runtime, disk, database; no record, so the next run does it again).
-DONE, FAILED, ERROR = progress.DONE, progress.FAILED, "error"
-
-
-@dataclass(frozen=True)
-class FrameOutcome:
-    name: str
-    status: str  # DONE, FAILED, ERROR
-    detections: int
-    sightings: int
-    error: str | None = None
-    reused: bool = False  # read back from an earlier run, not detected now
-    seconds: float = 0.0
-    # Why a DONE frame's ground was not searched at all, or why what was found in it has no place on the map
-    # (searched without a pose); None when it was (why_not_searched, why_not_placed).
-    not_searched: str | None = None
-    not_placed: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+# A frame's outcome (pipeline.run_summary.FrameStatus): DONE and FAILED are recorded, ERROR never is.
+DONE, FAILED, ERROR = FrameStatus.DONE, FrameStatus.FAILED, FrameStatus.ERROR
 
 
 # --- per-process resources -----------------------------------------------------------------------------

@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from pipeline.cases import lifecycle
 from pipeline.cases.models import FlightRun, ProcessedFrame
+from pipeline.run_summary import FrameStatus
 
-DONE = "done"
-FAILED = "failed"
+DONE, FAILED = FrameStatus.DONE, FrameStatus.FAILED  # what a frame's record says (never ERROR)
 _CHUNK = 500
 
 
@@ -26,7 +26,7 @@ _CHUNK = 500
 class FrameRecord:
     key: str
     frame_path: str
-    status: str
+    status: FrameStatus  # DONE or FAILED
     error: str | None
     detections: int
     result: dict[str, Any] | None
@@ -35,7 +35,7 @@ class FrameRecord:
 
 def _record(row: ProcessedFrame) -> FrameRecord:
     return FrameRecord(
-        row.key, row.frame_path, row.status, row.error, row.detections, row.result, row.seconds
+        row.key, row.frame_path, FrameStatus(row.status), row.error, row.detections, row.result, row.seconds
     )
 
 

@@ -342,25 +342,9 @@ def summary_of(state: State[Any]) -> dict[str, Any]:
     return summary_record(state).as_dict()
 
 
-def run_process(
-    folders: Sequence[str],
-    job: ProcessJob,
-    *,
-    flight_ids: Sequence[str | None] | None = None,
-    show_progress: bool = False,
-    dask_address: str | None = None,
-    workers: int = 1,
-) -> dict[str, Any]:
-    """Entry point for the CLI: the run's summary as its JSON (process_run)."""
-    run = process_run(
-        folders,
-        job,
-        flight_ids=flight_ids,
-        show_progress=show_progress,
-        dask_address=dask_address,
-        workers=workers,
-    )
-    return run.as_dict()
+def run_process(folders: Sequence[str], job: ProcessJob, **options: Any) -> dict[str, Any]:
+    """Entry point for the CLI: process_run's summary as its JSON (the same keyword options)."""
+    return process_run(folders, job, **options).as_dict()
 
 
 def process_run(

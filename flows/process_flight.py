@@ -43,11 +43,14 @@ from prefect.states import Failed
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from prefect.tasks import Task, exponential_backoff
 
+from pipeline.detect.cell_plan import FrameAssignment
+from pipeline.detect.detector import FrameSearch
 from pipeline.errors import PipelineError
 from pipeline.ingest import FlightPlan, FrameRef, close_readers, plan_flight
 from pipeline.process import (
     DONE,
     ERROR,
+    SEARCH_CELLS,
     ProcessJob,
     is_database_error,
     is_transient,
@@ -56,6 +59,7 @@ from pipeline.process import (
     process_frame,
     push_flight,
 )
+from pipeline.process_cells import Crops, first_pass_frame, plan_cells, rechecks_for, second_pass_frame
 from pipeline.run_summary import (
     FlightSummary,
     FrameOutcome,
@@ -100,6 +104,49 @@ def plan_task(folder: str, flight_id: str | None, job: ProcessJob) -> FlightPlan
 @task(name="process-frame", task_run_name="frame {ref.label}", **RETRY_OPTIONS)
 def frame_task(ref: FrameRef, job: ProcessJob) -> FrameOutcome:
     return process_frame(ref, job)
+
+
+@task(name="first-pass", task_run_name="first pass {ref.label}", **RETRY_OPTIONS)
+def first_pass_task(
+    ref: FrameRef, job: ProcessJob, assignment: FrameAssignment
+) -> FrameSearch | FrameOutcome:
+    return first_pass_frame(ref, job, assignment)
+
+
+@task(name="process-frame", task_run_name="frame {ref.label}", **RETRY_OPTIONS)
+def cells_frame_task(
+    ref: FrameRef, job: ProcessJob, first: FrameSearch | FrameOutcome, crops: Crops
+) -> FrameOutcome:
+    """A frame of a flight searched each ground cell once: its re-checks and its record (or the outcome its
+    first pass already ended in)."""
+    if isinstance(first, FrameOutcome):
+        return first
+    return second_pass_frame(ref, job, first, crops)
+
+
+def searches_cells(job: ProcessJob, plan: FlightPlan) -> bool:
+    """Each ground cell once: asked for, and a photo flight (video frames are sampled and searched whole)."""
+    return job.search == SEARCH_CELLS and bool(plan.frames) and not any(r.is_video for r in plan.frames)
+
+
+def first_passes(
+    plan: FlightPlan, job: ProcessJob
+) -> tuple[list[FrameSearch | FrameOutcome], tuple[Crops, ...]]:
+    """Every frame's first pass (a task each), then the re-check crops each frame must search."""
+    cells = plan_cells(plan, job)
+    futures = [
+        first_pass_task.submit(ref, job, a) for ref, a in zip(plan.frames, cells.cells.frames, strict=True)
+    ]
+    firsts: list[FrameSearch | FrameOutcome] = []
+    for ref, future in zip(plan.frames, futures, strict=True):
+        future.wait()
+        if future.state.is_completed():
+            firsts.append(future.result())
+            continue
+        err = future.state.result(raise_on_failure=False)
+        cause = err if isinstance(err, BaseException) else RuntimeError(str(err))
+        firsts.append(FrameOutcome(ref.name, ERROR, 0, 0, not_the_frames_fault(ref, cause)))
+    return firsts, rechecks_for(cells, firsts, job)
 
 
 @task(name="push-flight", task_run_name="push {plan.flight_id}", **RETRY_OPTIONS)
@@ -174,13 +221,18 @@ def _run_flight(
     if not plan.frames:
         errors.append(f"{folder}: no photo or video frame to process")
     bar = ProgressBar(len(plan.frames), plan.flight_id, show_progress)
+    cells = first_passes(plan, job) if searches_cells(job, plan) else None
     outcomes: list[FrameOutcome] = []
     futures: list[PrefectFuture[FrameOutcome]] = []
     db_failures: list[str] = []  # the current run of frames the database failed, in order
     stopped: tuple[int, str] | None = None  # (frames in a row, the database's answer) when the flight stops
     for k, ref in enumerate(plan.frames):
         while len(futures) <= min(k + ahead, len(plan.frames) - 1) and not stopped:
-            futures.append(frame_task.submit(plan.frames[len(futures)], job))
+            n = len(futures)
+            if cells is None:
+                futures.append(frame_task.submit(plan.frames[n], job))
+            else:
+                futures.append(cells_frame_task.submit(plan.frames[n], job, cells[0][n], cells[1][n]))
         if k >= len(futures):  # stopped: the rest was never submitted
             break
         outcome, db_error = _outcome_of(ref, futures[k])

@@ -41,6 +41,10 @@ if TYPE_CHECKING:
     from pipeline.types import Detection
 
 BACKENDS = ("auto", "onnx", "torch")
+# How a photo flight's frames are searched: each frame whole, or each ground cell once at its best view with
+# re-checks of what that finds in the other frames that covered it (pipeline.cell_search).
+SEARCH_EVERY, SEARCH_CELLS = "every", "cells"
+SEARCHES = (SEARCH_EVERY, SEARCH_CELLS)
 CROP_MARGIN = 0.25  # evidence crops show this share of the box around it: context for the reviewer
 CROP_MIN_PX = 96
 _SESSIONS_SEEN: list[sessionmaker[Session]] = []  # what sessions_for opened, to dispose of on request
@@ -63,6 +67,7 @@ class ProcessJob:
     local_tz: str = DEFAULT_TZ
     closed_seen_again: str = "new_linked"
     ground_elevation_m: float | None = None
+    search: str = SEARCH_EVERY  # SEARCHES; "cells" applies to photo flights (video frames: every frame)
     # Tests and benches put a stand-in for the model here: a callable object, never a name to import, so
     # nothing a user or a deployment parameter says can make a worker run other code.
     detector: Callable[[], Detector] | None = None
@@ -111,6 +116,8 @@ def job_version(job: ProcessJob) -> str:
     (detection settings, ground elevation, the pixel limit; the telemetry is in each frame's own key)."""
     _, version = job_detector(job)
     knobs = repr((job.detect, job.ground_elevation_m, job.ingest.max_pixels))
+    if job.search != SEARCH_EVERY:  # a frame searched in part is another record than one searched whole
+        knobs += f" search={job.search}"
     return f"{version}:{hashlib.sha256(knobs.encode()).hexdigest()[:8]}"
 
 
@@ -301,6 +308,7 @@ def detect_and_place(ref: FrameRef, job: ProcessJob, detector: Detector) -> tupl
         "coverage": None if cover is None else _coverage_json(cover),
         "notes": list(found.notes),
         "searched_rows": list(found.searched_rows),
+        "tiles": found.tiles,
         "not_searched": why_not_searched(frame, found),
         "not_placed": why_not_placed(frame, found),
     }
@@ -463,6 +471,10 @@ def push_flight(plan: FlightPlan, job: ProcessJob) -> FlightPush:
             sightings += [_sighting_from_json({**s, **where}) for s in record.result.get("sightings", [])]
             if (c := record.result.get("coverage")) is not None:
                 coverage.append(_coverage_from_json({**c, **where}))
+            # A frame searched in pieces (each ground cell once): its re-check crops after its own rectangle.
+            coverage += [
+                _coverage_from_json({**c, **where}) for c in record.result.get("coverage_pieces", [])
+            ]
         result: PushResult = push_sightings(
             session,
             sightings,
@@ -495,6 +507,7 @@ def default_job(
     overlap: float | None = None,
     detector: Callable[[], Detector] | None = None,
     settings: Settings | None = None,
+    search: str = SEARCH_EVERY,
 ) -> ProcessJob:
     """A job from the settings (default: this machine's PATROL_* environment, as a worker on another
     machine builds it) and the options `patrol process`/`nightly`/`serve` and the deployment share: each
@@ -507,6 +520,8 @@ def default_job(
         raise PipelineError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
     if threads is not None and threads < 1:
         raise PipelineError(f"threads must be at least 1, not {threads}")
+    if search not in SEARCHES:
+        raise PipelineError(f"search must be one of {', '.join(SEARCHES)}, not {search!r}")
     detect = DetectSettings() if conf is None else replace(DetectSettings(), conf=conf)
     detect.check()
     ingest = IngestSettings() if overlap is None else IngestSettings(overlap=overlap)
@@ -523,4 +538,5 @@ def default_job(
         local_tz=settings.local_tz,
         closed_seen_again=settings.closed_seen_again,
         detector=detector,
+        search=search,
     )

@@ -85,6 +85,7 @@ def build_job(args: argparse.Namespace) -> Any:
         threads=args.threads,
         conf=args.conf,
         overlap=args.overlap,
+        search=getattr(args, "search", "every"),
     )
 
 
@@ -266,6 +267,13 @@ def register(sub: Any) -> None:
     p = sub.add_parser("process", help="run flight folders through detection into the case queue (Prefect)")
     p.add_argument("flights", nargs="+", metavar="FLIGHT_DIR")
     _job_args(p)
+    p.add_argument(
+        "--search",
+        default="every",
+        metavar="every|cells",
+        help="photo flights: search every frame whole (default), or each ground cell once at its best view "
+        "with re-checks in the frames that also covered what it found (fewer tiles on overlapping surveys)",
+    )
     _common(p)
     p.set_defaults(func=cmd_process)
 

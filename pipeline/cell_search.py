@@ -31,6 +31,7 @@ from pipeline.detect.detector import (
     search_plan,
 )
 from pipeline.detect.rechecks import Candidate, candidates, plan_rechecks, region_rects
+from pipeline.errors import PipelineError
 from pipeline.types import FrameCoverage
 
 if TYPE_CHECKING:
@@ -73,7 +74,11 @@ def plan_search(
 
     frames = []
     for ref in refs:
-        meta, why = frame_meta(ref, max_pixels)
+        try:
+            meta, why = frame_meta(ref, max_pixels)
+        except PipelineError:  # a pixel bomb, an unreadable file: its first pass says so, frame by frame
+            frames.append(FrameToPlan(ref.name, None, 0, 0))
+            continue
         view, _, _ = camera_for(meta, ground_elevation_m, why)
         width = (meta.width or 0) if meta is not None else 0
         height = (meta.height or 0) if meta is not None else 0

@@ -1,0 +1,51 @@
+"""A photo flight searched each ground cell once (pipeline.cell_search) on the sample survey: a frame whose
+file cannot even be described (a pixel bomb) does not stop the plan; it is searched alone, and fails there."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from pipeline.cell_search import first_pass, plan_search
+from pipeline.detect.detector import DetectSettings
+from pipeline.errors import PixelLimitError
+from pipeline.ingest import SAMPLE_EVERY, IngestSettings, plan_flight
+
+SAMPLE = Path(__file__).resolve().parents[1] / "sample_flights" / "nadir_mapping"
+
+
+class NoBoxes:
+    classes = ("illegal_construction", "garbage_pile")
+    imgsz = 320
+    gsd_m = 0.08
+    min_score = ()
+
+    def __call__(self, tiles: np.ndarray, conf: float, iou: float) -> list[np.ndarray]:
+        return [np.zeros((0, 6), dtype=np.float32) for _ in tiles]
+
+
+def bomb() -> bytes:
+    """A tiny JPEG whose header declares 60000 x 60000 pixels."""
+    ok, buf = cv2.imencode(".jpg", np.zeros((8, 8, 3), np.uint8))
+    assert ok
+    data = bytearray(buf.tobytes())
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = (60000).to_bytes(2, "big") * 2
+    return bytes(data)
+
+
+def test_a_pixel_bomb_is_planned_to_be_searched_alone_and_fails_there(tmp_path: Path) -> None:
+    for src in sorted(SAMPLE.glob("DJI_000[1-4].JPG")):
+        shutil.copy2(src, tmp_path / src.name)
+    (tmp_path / "DJI_0005.JPG").write_bytes(bomb())
+    plan = plan_flight(tmp_path, settings=IngestSettings(sampling=SAMPLE_EVERY))
+    cells = plan_search(plan.frames, NoBoxes(), DetectSettings())
+    broken = cells.cells.frames[-1]
+    assert broken.whole and cells.frames[-1].view is None
+    assert all(not a.whole for a in cells.cells.frames[:-1]) and sum(a.tiles for a in cells.cells.frames) > 0
+    with pytest.raises(PixelLimitError):
+        first_pass(plan.frames[-1], broken, NoBoxes(), DetectSettings())

@@ -137,11 +137,13 @@ def second_pass_frame(
     started = time.perf_counter()
     try:
         frame = _HELD.pop(key)
+        if frame is None and crops:  # held in another process (Dask), or dropped for memory
+            frame = _load_for(ref, job, detector)
         found = second_pass(
             ref, first, crops, detector, job.detect, job.ground_elevation_m, job.ingest.max_pixels, frame
         )
         placed = place_frame(found, job.detect.max_ground_distance_m)
-        if frame is None and (crops or placed.detections):  # held in another process, or dropped
+        if frame is None and placed.detections:  # its evidence crops need its pixels
             frame = _load_for(ref, job, detector)
         detections, result = _record_cells(ref, job, frame, placed)
         record = progress.FrameRecord(

@@ -14,7 +14,7 @@ case evidence never counts a frame as having looked where it did not.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from pipeline.config import DEFAULT_MAX_PIXELS
@@ -42,6 +42,9 @@ if TYPE_CHECKING:
     from pipeline.types import CameraView
 
 CELL_M = 5.0
+# First-pass boxes down to this score are looked for again in the other frames (None: only those at the
+# class minimums): a cell's one view may score an object just under its minimum where others would not.
+CANDIDATE_SCORE: float | None = None
 MARGIN_M = 5.0
 PAD_M = 2.0
 
@@ -129,9 +132,13 @@ def first_pass(
     settings: DetectSettings,
     ground_elevation_m: float | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    candidate_score: float | None = CANDIDATE_SCORE,
 ) -> tuple[FrameSearch, LoadedFrame | None]:
     """The frame's first-pass search, and the frame as loaded (None: it had nothing to search, and was
-    not decoded)."""
+    not decoded). With `candidate_score`, boxes down to that score are kept as candidates for the
+    re-checks (second_pass reports only those at the settings' own minimums)."""
+    if candidate_score is not None:
+        settings = replace(settings, conf=candidate_score)
     rects = region_rects(assignment)
     if not rects and not assignment.whole:
         from pipeline.ingest import frame_meta
@@ -180,13 +187,20 @@ def second_pass(
     frame: LoadedFrame | None = None,
 ) -> FrameSearch:
     """The frame's re-check crops searched (the frame decoded again unless given) and combined with its
-    first pass; the first pass unchanged when it has none."""
-    if not crops:
-        return first
-    frame = frame or _load(ref, detector, settings, ground_elevation_m, max_pixels)
-    again = search_pieces(frame, crops, detector, settings)
-    parts = [p for p in (first, again) if p.searched_px]
-    return combine_searches(parts, detector, settings) if parts else first
+    first pass; only boxes at the settings' minimum scores are kept (the first pass may have kept weaker
+    ones as candidates)."""
+    if crops:
+        frame = frame or _load(ref, detector, settings, ground_elevation_m, max_pixels)
+        again = search_pieces(frame, crops, detector, settings)
+        parts = [p for p in (first, again) if p.searched_px]
+        if parts:
+            first = combine_searches(parts, detector, settings)
+    minimum = settings.thresholds(detector.classes, detector.min_score)
+    index = {name: k for k, name in enumerate(detector.classes)}
+    kept = tuple(
+        d for d in first.detections if d.class_name not in index or d.score >= minimum[index[d.class_name]]
+    )
+    return first if len(kept) == len(first.detections) else replace(first, detections=kept)
 
 
 def coverage_pieces(

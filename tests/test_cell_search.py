@@ -49,3 +49,20 @@ def test_a_pixel_bomb_is_planned_to_be_searched_alone_and_fails_there(tmp_path: 
     assert all(not a.whole for a in cells.cells.frames[:-1]) and sum(a.tiles for a in cells.cells.frames) > 0
     with pytest.raises(PixelLimitError):
         first_pass(plan.frames[-1], broken, NoBoxes(), DetectSettings())
+
+
+def test_boxes_kept_only_as_candidates_are_not_reported() -> None:
+    from pipeline.cell_search import second_pass
+    from pipeline.detect.detector import FrameSearch
+    from pipeline.ingest import photo_ref
+    from pipeline.types import CameraView, Intrinsics, PixelDetection, Pose
+
+    view = CameraView(Pose(22.98, 113.74, 100.0, 0.0, -90.0), Intrinsics(400, 300, 400.0, 200.0, 150.0, "x"))
+    weak = PixelDetection("f", "garbage_pile", 0.5, (10.0, 10.0, 20.0, 20.0))
+    strong = PixelDetection("f", "garbage_pile", 0.7, (50.0, 50.0, 60.0, 60.0))
+    first = FrameSearch(
+        "f", 400, 300, (strong, weak), view, False, 1, 1, 0.0, searched_px=((0, 0, 400, 300),)
+    )
+    ref = photo_ref(SAMPLE / "DJI_0001.JPG")  # not read: there are no crops to search
+    out = second_pass(ref, first, (), NoBoxes(), DetectSettings(conf=0.6))
+    assert out.detections == (strong,)

@@ -3,6 +3,7 @@ cell of ground searched once at its best view plus re-checks of what that found 
 covered it. Tiles run, frames per second, and case recall / precision of both.
 
     PYTHONPATH=. .venv/bin/python bench/bench_overlap.py [--frames 40] [--rounds 2] [--max-views N] [--keep N]
+        [--candidate-score S] [--production]
         [--width 5472 --height 3648] [--out bench/RESULTS-throughput.md]
 
 Flight: simulated nadir mapping survey from 100 m, 75 % forward and 75 % side overlap (the simulator's
@@ -125,7 +126,12 @@ def _light(frame: LoadedFrame) -> LoadedFrame:
 
 
 def run_cells(
-    refs: list[FrameRef], det: Any, settings: DetectSettings, max_views: int | None, keep: int
+    refs: list[FrameRef],
+    det: Any,
+    settings: DetectSettings,
+    max_views: int | None,
+    keep: int,
+    candidate_score: float | None = None,
 ) -> dict[str, Any]:
     """`keep`: decoded frames held from the first pass for the re-checks (the latest ones; the others are
     decoded again)."""
@@ -136,7 +142,7 @@ def run_cells(
     loaded: list[LoadedFrame | None] = []
     held: dict[int, LoadedFrame] = {}
     for k, (ref, assignment) in enumerate(zip(refs, plan.cells.frames, strict=True)):
-        found, frame = first_pass(ref, assignment, det, settings)
+        found, frame = first_pass(ref, assignment, det, settings, candidate_score=candidate_score)
         firsts.append(found)
         loaded.append(_light(frame) if frame is not None else None)
         if frame is not None and keep > 0:
@@ -177,13 +183,9 @@ def run_cells(
 def push_and_score(
     arm: str, run: dict[str, Any], truth: list[dict[str, Any]], work: Path, max_distance_m: float
 ) -> dict[str, Any]:
-    from sqlalchemy import select
-
     from pipeline.cases.categories import load_categories
     from pipeline.cases.db import open_db
-    from pipeline.cases.evidence_rule import DEFAULT_RULE
     from pipeline.cases.ingest import push_sightings
-    from pipeline.cases.models import Case
 
     sightings: list[Sighting] = []
     cover: list[FrameCoverage] = []
@@ -212,7 +214,18 @@ def push_and_score(
     sessions = open_db(f"sqlite:///{db}")
     with sessions.begin() as s:
         push_sightings(s, sightings, frames=cover, categories=load_categories(), data_root=work / arm)
-    with sessions() as s:
+    return {**score_db(db, truth), "sightings": len(sightings)}
+
+
+def score_db(db: Path, truth: list[dict[str, Any]]) -> dict[str, Any]:
+    """Cases of a case database against the flight's truth (module docstring)."""
+    from sqlalchemy import select
+
+    from pipeline.cases.db import open_db
+    from pipeline.cases.evidence_rule import DEFAULT_RULE
+    from pipeline.cases.models import Case
+
+    with open_db(f"sqlite:///{db}")() as s:
         cases = list(s.scalars(select(Case)))
     findable = [t for t in truth if t["frames"]]
     matched: dict[int, str] = {}
@@ -244,7 +257,6 @@ def push_and_score(
         "all": score(cases),
         "queue": score(queue),
         "findable": len(findable),
-        "sightings": len(sightings),
         "mean_seen": round(float(np.mean([c.evidence_seen or 0 for c in true_cases])), 2)
         if true_cases
         else None,
@@ -255,6 +267,54 @@ def push_and_score(
         if true_cases
         else None,
         "rule_low_below": DEFAULT_RULE.low_below,
+    }
+
+
+def run_production(refs: list[FrameRef], folder: Path, det: Any, search: str, work: Path) -> dict[str, Any]:
+    """What `patrol process` runs per frame, without Prefect: process_frame (every), or plan_cells,
+    first_pass_frame, rechecks_for and second_pass_frame (cells), each frame recorded (evidence crops
+    written) into a fresh SQLite database; then push_flight. The model is warm; the database opened first."""
+    from pipeline.config import DatabaseUrl
+    from pipeline.ingest import FlightPlan
+    from pipeline.process import ProcessJob, forget_sessions, process_frame, push_flight, sessions_for
+    from pipeline.process_cells import first_pass_frame, plan_cells, rechecks_for, second_pass_frame
+    from pipeline.run_summary import FrameOutcome
+
+    root = work / f"production_{search}"
+    root.mkdir(parents=True)
+    job = ProcessJob(
+        db=DatabaseUrl(f"sqlite:///{root}/cases.sqlite3"), data_root=str(root / "data"),
+        detector=lambda: det, search=search,
+    )  # fmt: skip
+    sessions_for(job.db_url)
+    plan = FlightPlan(refs[0].flight_id, str(folder), tuple(refs))
+    started = time.perf_counter()
+    if search == "every":
+        outcomes = [process_frame(ref, job) for ref in refs]
+    else:
+        cells = plan_cells(plan, job)
+        firsts = [first_pass_frame(r, job, a) for r, a in zip(refs, cells.cells.frames, strict=True)]
+        crops = rechecks_for(cells, firsts, job)
+        outcomes = [
+            f if isinstance(f, FrameOutcome) else second_pass_frame(r, job, f, c)
+            for r, f, c in zip(refs, firsts, crops, strict=True)
+        ]
+    frames_s = time.perf_counter() - started
+    push_flight(plan, job)
+    seconds = time.perf_counter() - started
+    from sqlalchemy import select
+
+    from pipeline.cases.models import ProcessedFrame
+
+    with sessions_for(job.db_url)() as s:
+        tiles = sum(int((r.result or {}).get("tiles", 0)) for r in s.scalars(select(ProcessedFrame)))
+    forget_sessions()
+    return {
+        "seconds": seconds,
+        "frames_s": frames_s,
+        "tiles": tiles,
+        "failed": sum(1 for o in outcomes if o.status != "done"),
+        "db": root / "cases.sqlite3",
     }
 
 
@@ -294,7 +354,8 @@ def render(res: dict[str, Any], args: argparse.Namespace) -> str:
         f"75 % forward and side overlap, {GPS_NOISE_M:g} m GNSS noise); ONNX Runtime, {res['threads']} "
         f"threads, default settings, scaled decoding in both arms; re-checks per candidate: "
         f"{'all covering frames' if args.max_views is None else args.max_views}; decoded frames held "
-        f"between the passes: {args.keep}.",
+        f"between the passes: {args.keep}; first-pass candidates down to score "
+        f"{args.candidate_score if args.candidate_score is not None else 'the class minimums'}.",
         f"- Rounds: {args.rounds}, arms alternating; seconds are each arm's median over rounds "
         f"(per round: every {e['seconds_all']}, cells {c['seconds_all']}).",
         "",
@@ -320,6 +381,27 @@ def render(res: dict[str, Any], args: argparse.Namespace) -> str:
         f"Ratios: **{e['tiles'] / c['tiles']:.2f}x fewer tiles, {e['seconds'] / c['seconds']:.2f}x the "
         f"frames per second**.",
     ]
+    if "production" in res:
+        p = res["production"]
+        lines += [
+            "",
+            "Production path, once each, without Prefect (process_frame per frame, or --search cells' "
+            "first_pass_frame / rechecks_for / second_pass_frame; evidence crops and frame records written; "
+            "then push_flight):",
+            "",
+            "| search | tiles | seconds | frames/s | queue | queue precision | queue recall |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for name in (EVERY, CELLS):
+            r, q = p[name], p[name]["score"]["queue"]
+            lines.append(
+                f"| {name} | {r['tiles']} | {r['seconds']:.1f} | {n / r['seconds']:.2f} | {q['cases']} "
+                f"| {q['precision']} | {q['recall']} ({q['found']}/{p[name]['score']['findable']}) |"
+            )
+        lines.append(
+            f"\nRatios: {p[EVERY]['tiles'] / p[CELLS]['tiles']:.2f}x fewer tiles, "
+            f"{p[EVERY]['seconds'] / p[CELLS]['seconds']:.2f}x the frames per second."
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -331,9 +413,11 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--max-views", type=int, default=None)
     ap.add_argument("--keep", type=int, default=0, help="decoded frames held for the re-checks")
+    ap.add_argument("--candidate-score", type=float, default=None, help="first-pass candidates down to it")
     ap.add_argument("--cache", default="var/bench/overlap")
     ap.add_argument("--out", default=str(Path(__file__).with_name("RESULTS-throughput.md")))
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--production", action="store_true", help="also the per-frame path patrol process runs")
     args = ap.parse_args()
     from pipeline.detect.offline import quiet_ultralytics
 
@@ -356,12 +440,21 @@ def main() -> None:
             run = (
                 run_every(refs, det, settings)
                 if arm == EVERY
-                else run_cells(refs, det, settings, args.max_views, args.keep)
+                else run_cells(refs, det, settings, args.max_views, args.keep, args.candidate_score)
             )
             runs[arm].append(run)
             line = {"round": r, "arm": arm, "seconds": round(run["seconds"], 2), "tiles": run["tiles"]}
             print(json.dumps(line), file=sys.stderr, flush=True)
     with tempfile.TemporaryDirectory(dir="var") as tmp:
+        if args.production:
+            prod = {}
+            for arm in (EVERY, CELLS):
+                run = run_production(refs, folder, det, arm, Path(tmp))
+                run["score"] = score_db(run.pop("db"), truth)
+                prod[arm] = run
+                line = {"production": arm, "seconds": round(run["seconds"], 2), "tiles": run["tiles"]}
+                print(json.dumps(line), file=sys.stderr, flush=True)
+            res["production"] = prod
         for arm in (EVERY, CELLS):
             first = runs[arm][0]
             secs = [x["seconds"] for x in runs[arm]]

@@ -147,7 +147,17 @@ def first_pass(
         view, _, why = camera_for(meta, ground_elevation_m, why)
         if view is not None:
             w, h = view.intrinsics.width_px, view.intrinsics.height_px
-            empty = FrameSearch(ref.name, w, h, (), view, False, 0, 0, 0.0, searched_px=())
+            empty = FrameSearch(
+                path=ref.name,
+                width_px=w,
+                height_px=h,
+                detections=(),
+                camera=view,
+                fallback_scale=False,
+                strips=0,
+                tiles=0,
+                seconds=0.0,
+            )
             return empty, None
     frame = _load(ref, detector, settings, ground_elevation_m, max_pixels)
     return search_pieces(frame, rects, detector, settings, whole=assignment.whole), frame

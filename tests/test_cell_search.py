@@ -61,8 +61,9 @@ def test_boxes_kept_only_as_candidates_are_not_reported() -> None:
     weak = PixelDetection("f", "garbage_pile", 0.5, (10.0, 10.0, 20.0, 20.0))
     strong = PixelDetection("f", "garbage_pile", 0.7, (50.0, 50.0, 60.0, 60.0))
     first = FrameSearch(
-        "f", 400, 300, (strong, weak), view, False, 1, 1, 0.0, searched_px=((0, 0, 400, 300),)
-    )
+        path="f", width_px=400, height_px=300, detections=(strong, weak), camera=view, fallback_scale=False,
+        strips=1, tiles=1, seconds=0.0, searched_px=((0, 0, 400, 300),),
+    )  # fmt: skip
     ref = photo_ref(SAMPLE / "DJI_0001.JPG")  # not read: there are no crops to search
     out = second_pass(ref, first, (), NoBoxes(), DetectSettings(conf=0.6))
     assert out.detections == (strong,)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -111,23 +111,20 @@ class DetectSettings:
         return True
 
 
-@dataclass(frozen=True)
-class FrameSearch:
-    """What detection made of one frame, in pixels: its boxes, how it was searched, and the camera the pixels
-    were searched with (fitted to their size), posed or saying why not: what placing takes."""
+@dataclass(frozen=True, kw_only=True)
+class SearchFacts:
+    """How one frame was searched: what FrameSearch (in pixels) and FrameDetections (placed) both report."""
 
     path: str
     width_px: int
     height_px: int
-    detections: tuple[PixelDetection, ...]
-    camera: Camera
     fallback_scale: bool  # searched at a fallback scale (no usable pose); see notes
     strips: int
     tiles: int
     seconds: float
     notes: tuple[str, ...] = field(default=())
     searched_rows: tuple[int, int] = (0, 0)  # [top, bottom) of the frame; the rest is beyond the limits
-    # (stage, seconds) of this frame: plan, rescale, tile, network, merge (pipeline.detect.stages).
+    # (stage, seconds): plan, rescale, tile, network, merge, then place (pipeline.detect.stages).
     stage_seconds: tuple[tuple[str, float], ...] = field(default=())
     reduction: int = 1  # the pixels searched were decoded at 1/reduction of the frame's size
     # Searched in pieces (detect_regions): each rectangle searched, (x0, y0, x1, y1) in the frame's pixels,
@@ -135,25 +132,21 @@ class FrameSearch:
     searched_px: tuple[tuple[float, float, float, float], ...] = field(default=())
 
 
-@dataclass(frozen=True)
-class FrameDetections:
+@dataclass(frozen=True, kw_only=True)
+class FrameSearch(SearchFacts):
+    """What detection made of one frame, in pixels: its boxes, how it was searched, and the camera the pixels
+    were searched with (fitted to their size), posed or saying why not: what placing takes."""
+
+    detections: tuple[PixelDetection, ...]
+    camera: Camera
+
+
+@dataclass(frozen=True, kw_only=True)
+class FrameDetections(SearchFacts):
     """One frame searched and its detections placed (place_frame): what the callers report."""
 
-    path: str
-    width_px: int
-    height_px: int
     detections: tuple[Detection, ...]
     georeferenced: bool
-    fallback_scale: bool  # searched at a fallback scale (no usable pose); see notes
-    strips: int
-    tiles: int
-    seconds: float
-    notes: tuple[str, ...] = field(default=())
-    searched_rows: tuple[int, int] = (0, 0)  # [top, bottom) of the frame; the rest is beyond the limits
-    # (stage, seconds) of this frame: plan, rescale, tile, network, merge, place (pipeline.detect.stages).
-    stage_seconds: tuple[tuple[str, float], ...] = field(default=())
-    reduction: int = 1  # the pixels searched were decoded at 1/reduction of the frame's size
-    searched_px: tuple[tuple[float, float, float, float], ...] = field(default=())  # as FrameSearch's
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -200,21 +193,10 @@ def place_frame(found: FrameSearch, max_distance_m: float) -> FrameDetections:
     stages = found.stage_seconds
     if isinstance(found.camera, CameraView):
         stages = (*stages, ("place", spent))
+    facts = {f.name: getattr(found, f.name) for f in fields(SearchFacts)}
+    facts.update(seconds=found.seconds + spent, notes=notes, stage_seconds=stages)
     return FrameDetections(
-        path=found.path,
-        width_px=found.width_px,
-        height_px=found.height_px,
-        detections=placed.detections,
-        georeferenced=isinstance(found.camera, CameraView),
-        fallback_scale=found.fallback_scale,
-        strips=found.strips,
-        tiles=found.tiles,
-        seconds=found.seconds + spent,
-        notes=notes,
-        searched_rows=found.searched_rows,
-        stage_seconds=stages,
-        reduction=found.reduction,
-        searched_px=found.searched_px,
+        **facts, detections=placed.detections, georeferenced=isinstance(found.camera, CameraView)
     )
 
 

@@ -29,7 +29,6 @@ cases (the evidence rule, which reads seen / covered).
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import os
 import platform
@@ -67,25 +66,19 @@ EVERY, CELLS = "every", "cells"
 
 
 def ensure_flight(cache: Path, frames: int, width: int, height: int) -> Path:
-    from pipeline.simulate import FlightSettings, plans, simulate_flight
-    from pipeline.simulate import flight as sim_flight
+    from pipeline.simulate import FlightSettings, simulate_flight
 
     folder = cache / f"map{width}x{height}_h{HEIGHT_M:g}_o{OVERLAP[0]:g}x{OVERLAP[1]:g}_s{SEED}_n{frames}"
     if (folder / "manifest.json").is_file():
         return folder
     print(f"simulating {folder.name} ...", file=sys.stderr, flush=True)
-    real = sim_flight.mapping_plan
-    sim_flight.mapping_plan = functools.partial(plans.mapping_plan, overlap=OVERLAP)  # type: ignore[assignment]
-    try:
-        simulate_flight(
-            folder,
-            FlightSettings(
-                seed=SEED, frames=frames, width_px=width, height_px=height, altitude_m=HEIGHT_M,
-                pitch_deg=-90.0, plan="mapping", gps_noise_m=GPS_NOISE_M,
-            ),
-        )  # fmt: skip
-    finally:
-        sim_flight.mapping_plan = real  # type: ignore[assignment]
+    simulate_flight(
+        folder,
+        FlightSettings(
+            seed=SEED, frames=frames, width_px=width, height_px=height, altitude_m=HEIGHT_M,
+            pitch_deg=-90.0, plan="mapping", gps_noise_m=GPS_NOISE_M, overlap=OVERLAP,
+        ),
+    )  # fmt: skip
     return folder
 
 

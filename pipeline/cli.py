@@ -162,6 +162,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         "lat": args.lat,
         "lon": args.lon,
         "video": args.video,
+        "overlap": tuple(args.overlap) if args.overlap else None,
     }
     settings = FlightSettings(**{k: v for k, v in overrides.items() if v is not None})
     started = time.perf_counter()
@@ -240,6 +241,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lat", type=float, default=None, metavar="DEG")
     p.add_argument("--lon", type=float, default=None, metavar="DEG")
     p.add_argument("--video", action="store_true", default=None)
+    p.add_argument(
+        "--overlap",
+        type=float,
+        nargs=2,
+        default=None,
+        metavar=("FORWARD", "SIDE"),
+        help="a mapping flight's overlap between neighbouring footprints (default 0.7 0.6)",
+    )
     _common(p)
     p.set_defaults(func=cmd_simulate)
 

@@ -55,6 +55,7 @@ class FlightSettings:
     video: bool = False
     plan: str | None = None  # "mapping" | "corridor"; None: mapping below -80 degrees pitch, else corridor
     speed_m_s: float = 8.0
+    overlap: tuple[float, float] = (0.7, 0.6)  # a mapping plan's forward and side overlap between footprints
     camera_model: str = "M3E"
     video_fps: float = 5.0
     jpeg_quality: int = 90
@@ -100,6 +101,8 @@ def check_settings(s: FlightSettings) -> Camera:
         problems.append(f"plan must be 'mapping' or 'corridor', not {s.plan!r}")
     if s.speed_m_s <= 0 or s.video_fps <= 0:
         problems.append("speed and frame rate must be positive")
+    if not all(0.0 <= o <= 0.95 for o in s.overlap):
+        problems.append(f"overlap must be 0..0.95 forward and side, not {s.overlap[0]:g}, {s.overlap[1]:g}")
     camera = camera_for(s.camera_model)
     if camera is None:
         problems.append(f"camera model {s.camera_model!r} is not in the sensor table")
@@ -146,7 +149,9 @@ def _shots(s: FlightSettings, intr: Intrinsics) -> list[Shot]:
         )
     if s.resolved_plan == "mapping":
         footprint = (intr.width_px * gsd, intr.height_px * gsd)
-        return mapping_plan(s.frames, centre, s.altitude_m, s.heading_deg, footprint, s.speed_m_s, s.seed)
+        return mapping_plan(
+            s.frames, centre, s.altitude_m, s.heading_deg, footprint, s.speed_m_s, s.seed, s.overlap
+        )
     spacing = max(0.25 * s.altitude_m, 5.0)
     return corridor_plan(
         s.frames, centre, s.altitude_m, s.heading_deg, s.pitch_deg, spacing, s.speed_m_s, s.seed

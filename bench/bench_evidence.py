@@ -337,7 +337,7 @@ def repush(db: Path, out_db: Path, *, drop_errors: bool = False, error_factor: f
     from pipeline.cases.categories import load_categories
     from pipeline.cases.ingest import push_sightings
     from pipeline.cases.models import ProcessedFrame
-    from pipeline.process import _coverage_from_json, _sighting_from_json
+    from pipeline.process import coverage_from_json, sighting_from_json
 
     src = open_db(f"sqlite:///{db}")
     for suffix in ("", "-wal", "-shm"):
@@ -357,10 +357,10 @@ def repush(db: Path, out_db: Path, *, drop_errors: bool = False, error_factor: f
         for r in by_flight[flight_id]:
             result = r.result or {}
             for d in result.get("sightings", []):
-                sig = _sighting_from_json(d)
+                sig = sighting_from_json(d)
                 sightings.append(replace(sig, position_error_m=None) if drop_errors else sig)
             if (c := result.get("coverage")) is not None:
-                coverage.append(_coverage_from_json(c))
+                coverage.append(coverage_from_json(c))
         with dst.begin() as session:
             push_sightings(session, sightings, frames=coverage, categories=cats, data_root=db.parent / "data")
 

@@ -178,7 +178,7 @@ def frame_path_for(ref: FrameRef, data_root: Path) -> str:
     return str((data_root / "frames" / ref.flight_id / f"{stem}_f{ref.frame_index:06d}.jpg").resolve())
 
 
-def _seen_at(frame: LoadedFrame) -> str:
+def seen_at_of(frame: LoadedFrame) -> str:
     if frame.seen_at:
         return frame.seen_at
     # No capture time in the file: its modification time, which at least is the same on every rerun.
@@ -213,7 +213,7 @@ def sightings_for(
     so a rerun writes nothing new) and referenced by path."""
     from pipeline.cases.evidence import evidence_file, store_evidence
 
-    seen_at = _seen_at(frame)
+    seen_at = seen_at_of(frame)
     out = []
     for det in detections:
         if det.lat is None or det.lon is None:
@@ -261,7 +261,7 @@ def coverage_for(
         footprint = tuple(geo.ground_polygon(frame.view, box, max_distance_m=max_distance_m))
     except GeoreferenceError:
         return None
-    return FrameCoverage(frame.ref.flight_id, frame_path, _seen_at(frame), footprint)
+    return FrameCoverage(frame.ref.flight_id, frame_path, seen_at_of(frame), footprint)
 
 
 def _write_still(image: np.ndarray, path: Path) -> None:
@@ -304,8 +304,8 @@ def detect_and_place(ref: FrameRef, job: ProcessJob, detector: Detector) -> tupl
         else None
     )
     result = {
-        "sightings": [_sighting_json(s) for s in sightings],
-        "coverage": None if cover is None else _coverage_json(cover),
+        "sightings": [sighting_json(s) for s in sightings],
+        "coverage": None if cover is None else coverage_json(cover),
         "notes": list(found.notes),
         "searched_rows": list(found.searched_rows),
         "tiles": found.tiles,
@@ -360,7 +360,7 @@ def process_frame(ref: FrameRef, job: ProcessJob) -> FrameOutcome:
     with sessions() as session:
         old = progress.frame_records(session, [key]).get(key)
     if old is not None:
-        return _outcome(ref, old, reused=True)
+        return outcome_of_record(ref, old, reused=True)
     started = time.perf_counter()
     try:
         detections, result = detect_and_place(ref, job, detector)
@@ -375,7 +375,7 @@ def process_frame(ref: FrameRef, job: ProcessJob) -> FrameOutcome:
             raise
         return FrameOutcome(ref.name, ERROR, 0, 0, not_the_frames_fault(ref, err))
     saved = progress.save_frame(sessions, ref.flight_id, version, record)
-    return _outcome(ref, saved, reused=False)
+    return outcome_of_record(ref, saved, reused=False)
 
 
 def not_the_frames_fault(ref: FrameRef, err: BaseException) -> str:
@@ -388,7 +388,7 @@ def not_the_frames_fault(ref: FrameRef, err: BaseException) -> str:
     return f"{what} (not the frame's fault: not recorded, the next run does it again)"
 
 
-def _outcome(ref: FrameRef, record: progress.FrameRecord, reused: bool) -> FrameOutcome:
+def outcome_of_record(ref: FrameRef, record: progress.FrameRecord, reused: bool) -> FrameOutcome:
     result = record.result or {}
     return FrameOutcome(
         ref.name,
@@ -406,7 +406,7 @@ def _outcome(ref: FrameRef, record: progress.FrameRecord, reused: bool) -> Frame
 # --- the flight ----------------------------------------------------------------------------------------
 
 
-def _sighting_json(s: Sighting) -> dict[str, Any]:
+def sighting_json(s: Sighting) -> dict[str, Any]:
     out = asdict(s)
     out.pop("evidence_jpeg")
     out["xyxy_px"] = list(s.xyxy_px)
@@ -414,7 +414,7 @@ def _sighting_json(s: Sighting) -> dict[str, Any]:
     return out
 
 
-def _sighting_from_json(d: dict[str, Any]) -> Sighting:
+def sighting_from_json(d: dict[str, Any]) -> Sighting:
     return Sighting(
         **{
             **d,
@@ -424,11 +424,11 @@ def _sighting_from_json(d: dict[str, Any]) -> Sighting:
     )
 
 
-def _coverage_json(c: FrameCoverage) -> dict[str, Any]:
+def coverage_json(c: FrameCoverage) -> dict[str, Any]:
     return {**asdict(c), "footprint": [list(p) for p in c.footprint]}
 
 
-def _coverage_from_json(d: dict[str, Any]) -> FrameCoverage:
+def coverage_from_json(d: dict[str, Any]) -> FrameCoverage:
     return FrameCoverage(
         d["flight_id"], d["frame_path"], d["seen_at"], tuple(tuple(p) for p in d["footprint"])
     )
@@ -468,13 +468,11 @@ def push_flight(plan: FlightPlan, job: ProcessJob) -> FlightPush:
             # A record is reused for the same bytes wherever they lie: it is told which flight and path
             # it belongs to now.
             where = {"flight_id": plan.flight_id, "frame_path": frame_path_for(ref, data_root)}
-            sightings += [_sighting_from_json({**s, **where}) for s in record.result.get("sightings", [])]
+            sightings += [sighting_from_json({**s, **where}) for s in record.result.get("sightings", [])]
             if (c := record.result.get("coverage")) is not None:
-                coverage.append(_coverage_from_json({**c, **where}))
+                coverage.append(coverage_from_json({**c, **where}))
             # A frame searched in pieces (each ground cell once): its re-check crops after its own rectangle.
-            coverage += [
-                _coverage_from_json({**c, **where}) for c in record.result.get("coverage_pieces", [])
-            ]
+            coverage += [coverage_from_json({**c, **where}) for c in record.result.get("coverage_pieces", [])]
         result: PushResult = push_sightings(
             session,
             sightings,

@@ -22,17 +22,17 @@ from pipeline.errors import FrameError, GeoreferenceError
 from pipeline.process import (
     ERROR,
     ProcessJob,
-    _coverage_json,
-    _outcome,
-    _seen_at,
-    _sighting_json,
     coverage_for,
+    coverage_json,
     frame_path_for,
     is_transient,
     job_detector,
     job_version,
     not_the_frames_fault,
+    outcome_of_record,
+    seen_at_of,
     sessions_for,
+    sighting_json,
     sightings_for,
     why_not_placed,
     why_not_searched,
@@ -99,7 +99,7 @@ def first_pass_frame(
     with sessions() as session:
         old = progress.frame_records(session, [key]).get(key)
     if old is not None:
-        return _outcome(ref, old, reused=True)
+        return outcome_of_record(ref, old, reused=True)
     try:
         found, frame = first_pass(
             ref, assignment, detector, job.detect, job.ground_elevation_m, job.ingest.max_pixels
@@ -117,7 +117,7 @@ def _not_searched_outcome(ref: FrameRef, job: ProcessJob, key: str, err: Excepti
         reason = str(err) if err.path else f"{ref.name}: {err.reason}"
         record = progress.FrameRecord(key, ref.name, progress.FAILED, reason, 0, None, 0.0)
         saved = progress.save_frame(sessions_for(job.db_url), ref.flight_id, job_version(job), record)
-        return _outcome(ref, saved, reused=False)
+        return outcome_of_record(ref, saved, reused=False)
     if is_transient(err):
         raise err
     return FrameOutcome(ref.name, ERROR, 0, 0, not_the_frames_fault(ref, err))
@@ -152,7 +152,7 @@ def second_pass_frame(
     except Exception as err:
         return _not_searched_outcome(ref, job, key, err)
     saved = progress.save_frame(sessions_for(job.db_url), ref.flight_id, version, record)
-    return _outcome(ref, saved, reused=False)
+    return outcome_of_record(ref, saved, reused=False)
 
 
 def _load_for(ref: FrameRef, job: ProcessJob, detector: Detector) -> LoadedFrame:
@@ -183,7 +183,7 @@ def _record_cells(
                 frame.view,
                 ref.flight_id,
                 frame_path,
-                _seen_at(frame),
+                seen_at_of(frame),
                 job.detect.max_ground_distance_m,
             )
         elif whole := coverage_for(frame, frame_path, job.detect.max_ground_distance_m, found.searched_rows):
@@ -193,9 +193,9 @@ def _record_cells(
         ["its ground was searched in other frames (each ground cell once)"] if elsewhere else []
     )
     result = {
-        "sightings": [_sighting_json(s) for s in sightings],
-        "coverage": _coverage_json(pieces[0]) if pieces else None,
-        "coverage_pieces": [_coverage_json(c) for c in pieces[1:]],
+        "sightings": [sighting_json(s) for s in sightings],
+        "coverage": coverage_json(pieces[0]) if pieces else None,
+        "coverage_pieces": [coverage_json(c) for c in pieces[1:]],
         "notes": notes,
         "searched_rows": list(found.searched_rows),
         "searched_px": [list(r) for r in found.searched_px],

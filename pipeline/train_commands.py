@@ -55,6 +55,13 @@ def register(sub: Any) -> None:
         "--litter", type=int, default=0, metavar="N", help="real tiles with painted scattered waste"
     )
     p.add_argument(
+        "--fallback-negatives",
+        type=int,
+        default=0,
+        metavar="N",
+        help="real tiles without target at the scales patrol detect searches a frame without height at",
+    )
+    p.add_argument(
         "--extra",
         action="append",
         default=[],
@@ -81,10 +88,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         or args.real_negatives < 0
         or args.composites < 0
         or args.litter < 0
+        or args.fallback_negatives < 0
     ):
         raise ModelError(
             "epochs and flight/frame counts must be at least 1; hard negatives, freeze, real negatives, "
-            "composites and litter not below 0"
+            "composites, fallback negatives and litter not below 0"
         )
     plan = TrainPlan(
         out_dir=args.out,
@@ -107,6 +115,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         real_negatives=args.real_negatives,
         composites=args.composites,
         litter=args.litter,
+        fallback_negatives=args.fallback_negatives,
         extra=tuple(args.extra),
         ship_to=args.ship,
     )
@@ -150,6 +159,8 @@ def plan_command(plan: Any) -> str:
         parts.append(f"--real-negatives {plan.real_negatives} --composites {plan.composites}")
         if plan.litter:
             parts.append(f"--litter {plan.litter}")
+        if plan.fallback_negatives:
+            parts.append(f"--fallback-negatives {plan.fallback_negatives}")
     parts += [f"--extra {shlex.quote(d)}" for d in plan.extra]
     if plan.ship_to is not None:
         parts.append(f"--ship {shlex.quote(plan.ship_to)}")

@@ -40,6 +40,7 @@ class TrainPlan:
     real_negatives: int = 600
     composites: int = 600
     litter: int = 0  # real tiles with painted scattered waste (pipeline.train.litter)
+    fallback_negatives: int = 0  # real tiles without target at the no-height fallback scales
     extra: tuple[str, ...] = ()  # YOLO datasets to add to training (patrol export-training output)
     ship_to: str | None = None  # a models/ folder to write patrol-det.{pt,json,onnx} into
 
@@ -77,6 +78,7 @@ class TrainPlan:
             negatives=self.real_negatives,
             composites=self.composites,
             litter=self.litter,
+            fallback_negatives=self.fallback_negatives,
             seed=self.data_seed,
         )
 

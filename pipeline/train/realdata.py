@@ -4,6 +4,10 @@ The simulator's world is flat-coloured; real hedges, gardens, red-tile roofs and
 models boxed as garbage. So the training set also holds:
   real_*   tiles of real frames (no target: empty label files), rescaled to the model's ground resolution;
   litter_* other real tiles with a painted patch of scattered waste (pipeline.train.litter), one box each;
+  fall_*   tiles of real frames (empty labels) rescaled the way `patrol detect` rescales a frame without a
+           usable height (pipeline.detect.scale.fallback_plans: nadir at each assumed height, the frame's own
+           lens or the assumed one): the scales the product actually shows these scenes at, which can be far
+           from their true resolution (the building site's pipes shown as sheds at the 120 m pass);
   comp_*   other real tiles with simulated targets pasted in (cut from the simulated training tiles by a soft
            mask, their brightness pulled towards the background's, a cast shadow, then blur, sensor noise and
            JPEG artefacts over the whole tile so the pasted pixels are not the only clean ones).
@@ -33,9 +37,13 @@ from typing import Any
 import cv2
 import numpy as np
 
+from pipeline.detect.detector import DetectSettings, camera_for
+from pipeline.detect.scale import fallback_plans
 from pipeline.errors import ModelError
+from pipeline.ingest import FrameRef, frame_meta
 from pipeline.train.litter import paint_litter
 from pipeline.train.tiles import tile_origins
+from pipeline.types import Intrinsics
 
 GARBAGE = 1  # class index of garbage_pile (pipeline.simulate.world.CLASSES)
 
@@ -62,6 +70,7 @@ class RealRecipe:
     negatives: int = 600  # real tiles with empty labels
     composites: int = 600  # real tiles with pasted targets
     litter: int = 0  # real tiles with a painted patch of scattered waste (pipeline.train.litter)
+    fallback_negatives: int = 0  # real tiles (empty labels) at the product's no-height fallback scales
     per_tile: tuple[int, int] = (1, 3)  # targets pasted into one composite tile
     seed: int = 0
 
@@ -118,6 +127,55 @@ def real_tiles(recipe: RealRecipe, rng: np.random.Generator) -> list[np.ndarray]
         native = float(rng.uniform(*src.gsd_m))
         tiles += cut(rescaled(image, native, recipe.gsd_m), recipe.imgsz, recipe.overlap)
     return tiles
+
+
+def fallback_factors(
+    width: int, height: int, intrinsics: Intrinsics | None, recipe: RealRecipe
+) -> list[float]:
+    """Scaled pixels per original pixel of each pass `patrol detect` searches a frame without a usable pose
+    in (default detector settings, this recipe's model resolution and tile): the detector's own plans, so
+    training sees what the product shows, whatever the formula becomes."""
+    settings = DetectSettings()
+    plans = fallback_plans(
+        width,
+        height,
+        recipe.gsd_m,
+        recipe.imgsz,
+        round(settings.overlap * recipe.imgsz),
+        settings.limits(),
+        intrinsics,
+        "",
+    )
+    return [p.strips[0].size_px[0] / width for p in plans if p.strips]
+
+
+def fallback_passes(image: np.ndarray, intrinsics: Intrinsics | None, recipe: RealRecipe) -> list[np.ndarray]:
+    """The frame rescaled by each fallback pass's factor (its own pixels taken as the native scale)."""
+    h, w = image.shape[:2]
+    return [rescaled(image, f, 1.0) for f in fallback_factors(w, h, intrinsics, recipe)]
+
+
+def fallback_tiles(recipe: RealRecipe, rng: np.random.Generator) -> list[np.ndarray]:
+    """`recipe.fallback_negatives` tiles of the training frames at the fallback passes' scales, drawn evenly
+    over (frame, pass): one from each in turn (each one's tiles shuffled) until enough, or all are used."""
+    if recipe.fallback_negatives <= 0:
+        return []
+    groups: list[list[np.ndarray]] = []
+    for path, _src in frames(Path(recipe.root), held_out=False):
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise ModelError("real frame cannot be read", str(path))
+        meta, why = frame_meta(FrameRef("real", str(path), path.name, ""))
+        _view, intrinsics, _why = camera_for(meta, None, why)
+        for scaled in fallback_passes(image, intrinsics, recipe):
+            tiles = cut(scaled, recipe.imgsz, recipe.overlap)
+            groups.append([tiles[int(i)] for i in rng.permutation(len(tiles))])
+    out: list[np.ndarray] = []
+    depth = 0
+    while len(out) < recipe.fallback_negatives and any(depth < len(g) for g in groups):
+        out += [g[depth] for g in groups if depth < len(g)][: recipe.fallback_negatives - len(out)]
+        depth += 1
+    return out
 
 
 def crops_from(images_dir: Path, labels_dir: Path, limit: int, rng: np.random.Generator) -> list[Crop]:
@@ -279,6 +337,8 @@ def build_real(out_dir: Path, split: str, recipe: RealRecipe) -> dict[str, Any]:
         *labels.glob("comp_*"),
         *images.glob("litter_*"),
         *labels.glob("litter_*"),
+        *images.glob("fall_*"),
+        *labels.glob("fall_*"),
     ]:
         old.unlink()
     rng = np.random.default_rng([recipe.seed, 29])
@@ -319,6 +379,11 @@ def build_real(out_dir: Path, split: str, recipe: RealRecipe) -> dict[str, Any]:
         cv2.imwrite(str(images / f"litter_{k:05d}.png"), tile)
         (labels / f"litter_{k:05d}.txt").write_text(yolo_line(GARBAGE, box, recipe.imgsz) + "\n")
         painted += 1
+    # Their own random stream too: adding them leaves every other tile as it was.
+    fallback = fallback_tiles(recipe, np.random.default_rng([recipe.seed, 37]))
+    for k, tile in enumerate(fallback):
+        cv2.imwrite(str(images / f"fall_{k:05d}.png"), tile)
+        (labels / f"fall_{k:05d}.txt").write_text("")
     summary = {
         "real_frames": len(frames(Path(recipe.root), held_out=False)),
         "real_tiles_cut": len(tiles),
@@ -326,6 +391,7 @@ def build_real(out_dir: Path, split: str, recipe: RealRecipe) -> dict[str, Any]:
         "composites": recipe.composites,
         "composited_boxes": {"illegal_construction": counts[0], "garbage_pile": counts[1]},
         "litter_tiles": painted,
+        "fallback_negatives": len(fallback),
     }
     done.write_text(json.dumps({"recipe": want, "summary": summary}, indent=1))
     return summary

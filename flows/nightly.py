@@ -64,6 +64,7 @@ def nightly_flow(
     threads: int | None = None,
     conf: float | None = None,
     overlap: float | None = None,
+    search: str = "every",
     workers: int = 1,
     dask_address: str | None = None,
     db_url_secret: str | None = None,
@@ -80,7 +81,14 @@ def nightly_flow(
     if job is None:
         db_url = _secret_url(db_url_secret) if db_url_secret else None
         job = default_job(
-            db_url, model, backend=backend, threads=threads, conf=conf, overlap=overlap, settings=settings
+            db_url,
+            model,
+            backend=backend,
+            threads=threads,
+            conf=conf,
+            overlap=overlap,
+            search=search,
+            settings=settings,
         )
     inbox = inbox or str(settings.inbox_dir)
     dask_address = dask_address or settings.dask_address

@@ -67,6 +67,13 @@ def _job_args(p: argparse.ArgumentParser) -> None:
         "--workers", type=int, default=1, metavar="N", help="frames processed at once in this process"
     )
     p.add_argument(
+        "--search",
+        default="every",
+        metavar="every|cells",
+        help="photo flights: search every frame whole (default), or each ground cell once at its best view "
+        "with re-checks in the frames that also covered what it found (fewer tiles on overlapping surveys)",
+    )
+    p.add_argument(
         "--dask",
         default=None,
         metavar="ADDRESS",
@@ -85,7 +92,7 @@ def build_job(args: argparse.Namespace) -> Any:
         threads=args.threads,
         conf=args.conf,
         overlap=args.overlap,
-        search=getattr(args, "search", "every"),
+        search=args.search,
     )
 
 
@@ -99,6 +106,7 @@ def job_options(args: argparse.Namespace) -> dict[str, Any]:
         "overlap": args.overlap,
         "workers": args.workers,
         "dask_address": _dask(args),
+        "search": args.search,
     }
 
 
@@ -228,6 +236,15 @@ def cmd_check(args: argparse.Namespace) -> int:
 # --- nightly and serve ---------------------------------------------------------------------------------
 
 
+def _inbox(args: argparse.Namespace) -> str:
+    """--inbox, else this machine's PATROL_INBOX."""
+    settings = load_settings()
+    inbox = args.inbox or (str(settings.inbox) if settings.inbox else None)
+    if not inbox:
+        raise PipelineError("no inbox: pass --inbox DIR or set PATROL_INBOX")
+    return inbox
+
+
 def cmd_nightly(args: argparse.Namespace) -> int:
     job = build_job(args)
     _check_model(job)
@@ -235,7 +252,7 @@ def cmd_nightly(args: argparse.Namespace) -> int:
     from flows.nightly import run_nightly
 
     summary = run_nightly(
-        str(Path(args.inbox).resolve()), job, dask_address=_dask(args), workers=args.workers
+        str(Path(_inbox(args)).resolve()), job, dask_address=_dask(args), workers=args.workers
     )
     if args.json:
         _emit(summary)
@@ -250,9 +267,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _check_model(job)
     if args.json:
         raise PipelineError("--json: `patrol serve` prints no summary (each night's is in Prefect)")
-    inbox = args.inbox or (str(settings.inbox) if settings.inbox else None)
-    if not inbox:
-        raise PipelineError("no inbox: pass --inbox DIR or set PATROL_INBOX")
+    inbox = _inbox(args)
     cron = check_cron(args.cron, "--cron") if args.cron else settings.nightly_cron
     tz = check_zone(args.timezone, "--timezone") if args.timezone else settings.nightly_tz
     quiet_prefect()
@@ -267,13 +282,6 @@ def register(sub: Any) -> None:
     p = sub.add_parser("process", help="run flight folders through detection into the case queue (Prefect)")
     p.add_argument("flights", nargs="+", metavar="FLIGHT_DIR")
     _job_args(p)
-    p.add_argument(
-        "--search",
-        default="every",
-        metavar="every|cells",
-        help="photo flights: search every frame whole (default), or each ground cell once at its best view "
-        "with re-checks in the frames that also covered what it found (fewer tiles on overlapping surveys)",
-    )
     _common(p)
     p.set_defaults(func=cmd_process)
 
@@ -294,7 +302,7 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("nightly", help="process every complete, new flight in the inbox (Prefect)")
-    p.add_argument("--inbox", required=True, metavar="DIR")
+    p.add_argument("--inbox", default=None, metavar="DIR", help="default PATROL_INBOX")
     _job_args(p)
     _common(p)
     p.set_defaults(func=cmd_nightly)

@@ -42,6 +42,7 @@ def test_serve_registers_its_flags_as_parameters_and_never_the_database_url(
     env = dict(os.environ, PREFECT_API_URL=prefect_api_url)
     argv = [sys.executable, "-m", "pipeline.cli", "serve", "--inbox", str(tmp_path / "inbox")]
     argv += ["--conf", "0.45", "--backend", "onnx", "--threads", "1", "--overlap", "0.7", "--workers", "2"]
+    argv += ["--search", "cells"]
     argv += ["--dask", "tcp://127.0.0.1:1", "--cron", "30 3 * * *", "--timezone", "Asia/Urumqi"]
     argv += ["--db", f"postgresql://patrol:{secret}@db.invalid/patrol"]
     proc = subprocess.Popen(argv, env=env, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
@@ -70,6 +71,7 @@ def test_serve_registers_its_flags_as_parameters_and_never_the_database_url(
         "overlap": 0.7,
         "workers": 2,
         "dask_address": "tcp://127.0.0.1:1",
+        "search": "cells",
     }
     (schedule,) = dep.schedules
     assert (schedule.schedule.cron, schedule.schedule.timezone) == ("30 3 * * *", "Asia/Urumqi")

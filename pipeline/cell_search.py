@@ -147,6 +147,9 @@ def first_pass(
         view, _, why = camera_for(meta, ground_elevation_m, why)
         if view is not None:
             w, h = view.intrinsics.width_px, view.intrinsics.height_px
+            # A frame none of whose own ground is in range says why, as in full search; one whose ground
+            # went to other frames says nothing here (process_cells notes it).
+            own = search_plan(view, w, h, detector, settings) if assignment.tiles_whole == 0 else None
             empty = FrameSearch(
                 path=ref.name,
                 width_px=w,
@@ -157,6 +160,7 @@ def first_pass(
                 strips=0,
                 tiles=0,
                 seconds=0.0,
+                notes=tuple(own.notes) if own is not None else (),
             )
             return empty, None
     frame = _load(ref, detector, settings, ground_elevation_m, max_pixels)

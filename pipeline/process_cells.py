@@ -188,7 +188,8 @@ def _record_cells(
             )
         elif whole := coverage_for(frame, frame_path, job.detect.max_ground_distance_m, found.searched_rows):
             pieces = [whole]
-    elsewhere = not found.searched_px and found.tiles == 0 and found.georeferenced
+    out_of_range = any(n.startswith("nothing searched") for n in found.notes)
+    elsewhere = not found.searched_px and found.tiles == 0 and found.georeferenced and not out_of_range
     notes = list(found.notes) + (
         ["its ground was searched in other frames (each ground cell once)"] if elsewhere else []
     )

@@ -67,3 +67,18 @@ def test_boxes_kept_only_as_candidates_are_not_reported() -> None:
     ref = photo_ref(SAMPLE / "DJI_0001.JPG")  # not read: there are no crops to search
     out = second_pass(ref, first, (), NoBoxes(), DetectSettings(conf=0.6))
     assert out.detections == (strong,)
+
+
+def test_a_frame_without_cells_says_why_when_none_of_its_ground_could_be_searched() -> None:
+    """A frame that got no cells because other frames see its ground better says nothing of itself; one
+    whose own ground is all beyond the limits (here: every row coarser than a hundredth of the model's
+    resolution) says so, as full search would, so its record names why it was not searched."""
+    from pipeline.detect.cell_plan import FrameAssignment
+    from pipeline.ingest import photo_ref
+
+    ref = photo_ref(SAMPLE / "DJI_0001.JPG")
+    nothing = FrameAssignment(ref.name, False, None, 0, 0)
+    elsewhere, frame = first_pass(ref, nothing, NoBoxes(), DetectSettings())
+    assert frame is None and elsewhere.tiles == 0 and elsewhere.notes == ()
+    coarse, _ = first_pass(ref, nothing, NoBoxes(), DetectSettings(max_gsd_ratio=0.01))
+    assert coarse.tiles == 0 and any(n.startswith("nothing searched") for n in coarse.notes)

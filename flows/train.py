@@ -66,6 +66,12 @@ def ship_task(plan: TrainPlan, best: Path, command: str, metrics: dict[str, Any]
         + (
             f"; real scenery from {plan.real_root}: {plan.real_negatives} negative tiles, "
             f"{plan.composites} composited tiles"
+            + (f", {plan.litter} painted-litter tiles" if plan.litter else "")
+            + (
+                f", {plan.fallback_negatives} negative tiles at the no-height passes' scales"
+                if plan.fallback_negatives
+                else ""
+            )
             if plan.real_root
             else ""
         )

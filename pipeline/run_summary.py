@@ -7,7 +7,7 @@ Frozen records built by the flows (flows/ only orchestrates); their `as_dict` is
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from enum import StrEnum
 from typing import Any
 
@@ -204,7 +204,6 @@ class NightSummary:
     left: tuple[LeftFlight, ...]
     run: RunSummary | None  # None: nothing was ready
     seconds: float = 0.0
-    errors: tuple[str, ...] = field(default=())
 
     def as_dict(self) -> dict[str, Any]:
         run = self.run or RunSummary((), 0.0)
@@ -218,7 +217,7 @@ class NightSummary:
             "flights_changed": self.flights_changed,
             "left": [asdict(f) for f in self.left],
             "flights": [f.as_dict() for f in run.flights],
-            "errors": [*self.errors, *(e for f in run.flights for e in f.errors)],
+            "errors": [e for f in run.flights for e in f.errors],
             **{name: run.total(name) for name in _TOTALS},
             "seconds": round(self.seconds, 2),
         }

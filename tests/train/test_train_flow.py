@@ -42,6 +42,9 @@ def test_missing_initial_weights_are_a_one_line_error(
     from pipeline.train.fit import FitSettings, model_source
 
     assert model_source(FitSettings()) == "yolov8n.yaml"
+    assert model_source(FitSettings(arch="yolo26n")) == "yolo26n.yaml"
+    with pytest.raises(ModelError, match="unknown architecture 'yolov5'"):
+        model_source(FitSettings(arch="yolov5"))
     with pytest.raises(ModelError, match="initial weights not found"):
         model_source(FitSettings(init=str(tmp_path / "nope.pt")))
     assert main(["train", "--hard-negatives", "-1"]) == 2

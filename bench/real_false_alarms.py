@@ -11,7 +11,8 @@ Prints one JSON line per model and writes a picture of every frame with its boxe
 - The thumbnails (raven_thumbs, 192 px, about 0.2 m/px judged from the houses in them) with the image-level
   labels in bench/real_thumbs_labels.json: enlarged to the model's ground resolution and searched once at
   those pixels. Recall: labelled-waste thumbnails with a garbage_pile box; precision: thumbnails with a
-  garbage_pile box that are labelled waste; false alarms per 20 thumbnails labelled empty.
+  garbage_pile box that are labelled waste; false alarms per 20 thumbnails labelled empty. Reported per
+  half (pipeline.train.thumbs.half): `thumbs_val` was never trained on; the other half may have been.
 - `--scores`: the thumbnails' best garbage_pile score at any value, at several enlargements, and how well it
   separates waste from empty (AUC): whether a miss is the threshold, the scale, or the model not firing.
 """
@@ -31,6 +32,7 @@ from pipeline.detect.detector import DetectSettings, detect_frame, place_frame
 from pipeline.detect.model import load_model_spec
 from pipeline.ingest import load_frame, photo_ref
 from pipeline.train.realdata import frames
+from pipeline.train.thumbs import half
 
 THUMB_GSD_M = 0.2
 LABELS = Path(__file__).with_name("real_thumbs_labels.json")
@@ -84,9 +86,10 @@ def run(card: str, real: Path, pictures: Path) -> dict[str, Any]:
     # The thumbnails are crops at a known, coarse resolution: enlarged to the model's, then searched at
     # those pixels (no assumed heights, no size check: the resolution is stated, not guessed).
     thumb_settings = DetectSettings(fallback_heights_m=(1e4,), class_size_m=())
-    hits = {True: 0, False: 0}
-    counts = {True: 0, False: 0}
-    empty_alarms = 0
+    # Per half (pipeline.train.thumbs.half): "val" is never trained on; "train" may be (`--thumbs`).
+    hits = {(h, w): 0 for h in ("train", "val") for w in (True, False)}
+    counts = dict(hits)
+    empty_alarms = {"train": 0, "val": 0}
     sheet = []
     for name, waste in sorted(labels.items()):
         if waste is None:
@@ -97,16 +100,18 @@ def run(card: str, real: Path, pictures: Path) -> dict[str, Any]:
         # Unposed: the pixel detections are all there is (placing would keep every one, unplaced).
         searched = detect_frame(big, None, detector, thumb_settings, path=name)
         garbage = [d for d in searched.detections if d.class_name == "garbage_pile"]
-        counts[waste] += 1
-        hits[waste] += bool(garbage)
+        part = half(name)
+        counts[part, waste] += 1
+        hits[part, waste] += bool(garbage)
         if not waste:
-            empty_alarms += len(searched.detections)
+            empty_alarms[part] += len(searched.detections)
         tile = big.copy()
         for d in searched.detections:
             x0, y0, x1, y1 = (round(v) for v in d.xyxy_px)
             colour = (0, 0, 255) if d.class_name == "garbage_pile" else (255, 0, 0)
             cv2.rectangle(tile, (x0, y0), (x1, y1), colour, 2)
-        cv2.putText(tile, "W" if waste else "-", (6, 30), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (0, 255, 255), 2)
+        mark = ("W" if waste else "-") + ("" if part == "val" else " t")  # t: the half training may use
+        cv2.putText(tile, mark, (6, 30), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (0, 255, 255), 2)
         sheet.append(cv2.resize(tile, (240, 240), interpolation=cv2.INTER_AREA))
     rows = [
         np.hstack(sheet[i : i + 10] + [np.zeros_like(sheet[0])] * (10 - len(sheet[i : i + 10])))
@@ -114,8 +119,19 @@ def run(card: str, real: Path, pictures: Path) -> dict[str, Any]:
     ]
     pictures.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(pictures / "thumbs.png"), np.vstack(rows))
-    flagged = hits[True] + hits[False]
     every = {**trained, **per_frame}
+
+    def thumbs(parts: tuple[str, ...]) -> dict[str, Any]:
+        waste, empty = (sum(counts[p, w] for p in parts) for w in (True, False))
+        found, wrong = (sum(hits[p, w] for p in parts) for w in (True, False))
+        return {
+            "waste": waste,
+            "empty": empty,
+            "recall": round(found / max(1, waste), 3),
+            "precision": round(found / (found + wrong), 3) if found + wrong else None,
+            "false_alarms_per_20_empty": round(20 * sum(empty_alarms[p] for p in parts) / max(1, empty), 2),
+        }
+
     return {
         "model": card,
         "held_out_frames": per_frame,
@@ -124,11 +140,11 @@ def run(card: str, real: Path, pictures: Path) -> dict[str, Any]:
         "trained_frames": trained,
         "all_frames_alarms": sum(every.values()),
         "all_frames_per_frame": round(sum(every.values()) / max(1, len(every)), 2),
-        "thumbs_waste": counts[True],
-        "thumbs_empty": counts[False],
-        "thumbs_recall": round(hits[True] / max(1, counts[True]), 3),
-        "thumbs_precision": round(hits[True] / flagged, 3) if flagged else None,
-        "thumbs_false_alarms_per_20_empty": round(20 * empty_alarms / max(1, counts[False]), 2),
+        # The validation half is the real measure; both halves together compare with models that trained on
+        # neither (before `--thumbs`).
+        "thumbs_val": thumbs(("val",)),
+        "thumbs_train_half": thumbs(("train",)),
+        "thumbs_all": thumbs(("train", "val")),
     }
 
 

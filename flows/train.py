@@ -72,6 +72,7 @@ def ship_task(plan: TrainPlan, best: Path, command: str, metrics: dict[str, Any]
                 if plan.fallback_negatives
                 else ""
             )
+            + (f", {plan.thumbs} tiles of real dump-site thumbnails (boxed half)" if plan.thumbs else "")
             if plan.real_root
             else ""
         )

@@ -38,7 +38,13 @@ def register(sub: Any) -> None:
         "--transfer",
         default=None,
         metavar="PT",
-        help="seed a new model with the layers of these weights that fit (make init-weights: DOTA v8n-obb)",
+        help="seed --arch with the layers of these weights that fit (make init-weights: DOTA v8n / 26n OBB)",
+    )
+    p.add_argument(
+        "--arch",
+        default="yolov8n",
+        choices=("yolov8n", "yolo26n"),
+        help="architecture to build from scratch or seed with --transfer (default yolov8n)",
     )
     p.add_argument(
         "--freeze", type=int, default=0, metavar="N", help="keep the first N layers as initialised"
@@ -60,6 +66,13 @@ def register(sub: Any) -> None:
         default=0,
         metavar="N",
         help="real tiles without target at the scales patrol detect searches a frame without height at",
+    )
+    p.add_argument(
+        "--thumbs",
+        type=int,
+        default=0,
+        metavar="N",
+        help="tiles of the boxed training half of the real dump-site thumbnails (real waste; needs --real)",
     )
     p.add_argument(
         "--extra",
@@ -89,10 +102,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         or args.composites < 0
         or args.litter < 0
         or args.fallback_negatives < 0
+        or args.thumbs < 0
     ):
         raise ModelError(
             "epochs and flight/frame counts must be at least 1; hard negatives, freeze, real negatives, "
-            "composites, fallback negatives and litter not below 0"
+            "composites, fallback negatives, thumbs and litter not below 0"
         )
     plan = TrainPlan(
         out_dir=args.out,
@@ -111,11 +125,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         init=args.init,
         transfer=args.transfer,
         freeze=args.freeze,
+        arch=args.arch,
         real_root=args.real,
         real_negatives=args.real_negatives,
         composites=args.composites,
         litter=args.litter,
         fallback_negatives=args.fallback_negatives,
+        thumbs=args.thumbs,
         extra=tuple(args.extra),
         ship_to=args.ship,
     )
@@ -152,6 +168,8 @@ def plan_command(plan: Any) -> str:
         parts.append(f"--init {shlex.quote(plan.init)}")
     if plan.transfer is not None:
         parts.append(f"--transfer {shlex.quote(plan.transfer)}")
+    if plan.arch != "yolov8n":
+        parts.append(f"--arch {plan.arch}")
     if plan.freeze:
         parts.append(f"--freeze {plan.freeze}")
     if plan.real_root is not None:
@@ -161,6 +179,8 @@ def plan_command(plan: Any) -> str:
             parts.append(f"--litter {plan.litter}")
         if plan.fallback_negatives:
             parts.append(f"--fallback-negatives {plan.fallback_negatives}")
+        if plan.thumbs:
+            parts.append(f"--thumbs {plan.thumbs}")
     parts += [f"--extra {shlex.quote(d)}" for d in plan.extra]
     if plan.ship_to is not None:
         parts.append(f"--ship {shlex.quote(plan.ship_to)}")

@@ -36,11 +36,13 @@ class TrainPlan:
     # DOTA's OBB model: backbone and neck), instead of continuing `init`.
     transfer: str | None = None
     freeze: int = 0  # the first N layers stay as initialised
+    arch: str = "yolov8n"  # pipeline.train.fit.ARCHITECTURES (a continued run keeps its weights' own)
     real_root: str | None = None  # real scenery (../shared/real_aerial): negatives and composites
     real_negatives: int = 600
     composites: int = 600
     litter: int = 0  # real tiles with painted scattered waste (pipeline.train.litter)
     fallback_negatives: int = 0  # real tiles without target at the no-height fallback scales
+    thumbs: int = 0  # tiles of the boxed training half of the real dump-site thumbnails
     extra: tuple[str, ...] = ()  # YOLO datasets to add to training (patrol export-training output)
     ship_to: str | None = None  # a models/ folder to write patrol-det.{pt,json,onnx} into
 
@@ -79,6 +81,7 @@ class TrainPlan:
             composites=self.composites,
             litter=self.litter,
             fallback_negatives=self.fallback_negatives,
+            thumbs=self.thumbs,
             seed=self.data_seed,
         )
 
@@ -93,6 +96,7 @@ class TrainPlan:
             init=self.init,
             transfer=self.transfer,
             freeze=self.freeze,
+            arch=self.arch,
         )
 
     def as_dict(self) -> dict[str, Any]:

@@ -8,6 +8,7 @@ models boxed as garbage. So the training set also holds:
            usable height (pipeline.detect.scale.fallback_plans: nadir at each assumed height, the frame's own
            lens or the assumed one): the scales the product actually shows these scenes at, which can be far
            from their true resolution (the building site's pipes shown as sheds at the 120 m pass);
+  thumb_*  the training half of the dump-site thumbnails, real waste boxed by eye (pipeline.train.thumbs);
   comp_*   other real tiles with simulated targets pasted in (cut from the simulated training tiles by a soft
            mask, their brightness pulled towards the background's, a cast shadow, then blur, sensor noise and
            JPEG artefacts over the whole tile so the pasted pixels are not the only clean ones).
@@ -19,8 +20,9 @@ What the real frames hold, and what we decided it is for our two classes (models
   - stacked pipes, concrete risers, soil heaps and tyre tracks on an active building site (caliterra):
     **not targets**. Materials and spoil inside a permitted site are not 暴露垃圾; the bureau's case is waste
     dumped outside such a site, which the thumbnails below show.
-  - the dump-site thumbnails (raven_thumbs): scattered waste is `garbage_pile`; they are only a validation
-    set (image-level labels in tests/data/real_thumbs_labels.json), never trained on.
+  - the dump-site thumbnails (raven_thumbs): scattered waste is `garbage_pile`. Image-level labels of all of
+    them in bench/real_thumbs_labels.json; one half (pipeline.train.thumbs.half) is boxed and may be
+    trained on (`--thumbs`), the other half is the real validation set and never is.
 The native ground resolution of these frames is not in their metadata (a kite camera, a drone with only sea
 level altitude): it was estimated from objects of known size (farm sheds 60-80 m long; a 1.2 m concrete
 riser), and each frame is cut at a resolution drawn from the stated range, so an estimate's error becomes
@@ -42,6 +44,7 @@ from pipeline.detect.scale import fallback_plans
 from pipeline.errors import ModelError
 from pipeline.ingest import FrameRef, frame_meta
 from pipeline.train.litter import paint_litter
+from pipeline.train.thumbs import boxes_digest, thumb_tiles
 from pipeline.train.tiles import tile_origins
 from pipeline.types import Intrinsics
 
@@ -71,6 +74,7 @@ class RealRecipe:
     composites: int = 600  # real tiles with pasted targets
     litter: int = 0  # real tiles with a painted patch of scattered waste (pipeline.train.litter)
     fallback_negatives: int = 0  # real tiles (empty labels) at the product's no-height fallback scales
+    thumbs: int = 0  # tiles of the boxed training half of the dump-site thumbnails (pipeline.train.thumbs)
     per_tile: tuple[int, int] = (1, 3)  # targets pasted into one composite tile
     seed: int = 0
 
@@ -327,6 +331,8 @@ def build_real(out_dir: Path, split: str, recipe: RealRecipe) -> dict[str, Any]:
     composites' source); done once per recipe, like the simulated splits."""
     done = out_dir / f"recipe-real-{split}.json"
     want = json.loads(json.dumps(asdict(recipe)))
+    if recipe.thumbs:
+        want["thumb_boxes_sha256"] = boxes_digest()  # new boxes: a new dataset
     if done.is_file() and json.loads(done.read_text()).get("recipe") == want:
         return dict(json.loads(done.read_text())["summary"])
     images, labels = out_dir / "images" / split, out_dir / "labels" / split
@@ -339,6 +345,8 @@ def build_real(out_dir: Path, split: str, recipe: RealRecipe) -> dict[str, Any]:
         *labels.glob("litter_*"),
         *images.glob("fall_*"),
         *labels.glob("fall_*"),
+        *images.glob("thumb_*"),
+        *labels.glob("thumb_*"),
     ]:
         old.unlink()
     rng = np.random.default_rng([recipe.seed, 29])
@@ -384,6 +392,16 @@ def build_real(out_dir: Path, split: str, recipe: RealRecipe) -> dict[str, Any]:
     for k, tile in enumerate(fallback):
         cv2.imwrite(str(images / f"fall_{k:05d}.png"), tile)
         (labels / f"fall_{k:05d}.txt").write_text("")
+    thumb_boxes = 0
+    thumbs = thumb_tiles(
+        Path(recipe.root), recipe.thumbs, recipe.imgsz, np.random.default_rng([recipe.seed, 41])
+    )
+    for k, (tile, waste) in enumerate(thumbs):
+        cv2.imwrite(str(images / f"thumb_{k:05d}.png"), tile)
+        (labels / f"thumb_{k:05d}.txt").write_text(
+            "".join(yolo_line(GARBAGE, b, recipe.imgsz) + "\n" for b in waste)
+        )
+        thumb_boxes += len(waste)
     summary = {
         "real_frames": len(frames(Path(recipe.root), held_out=False)),
         "real_tiles_cut": len(tiles),
@@ -392,6 +410,8 @@ def build_real(out_dir: Path, split: str, recipe: RealRecipe) -> dict[str, Any]:
         "composited_boxes": {"illegal_construction": counts[0], "garbage_pile": counts[1]},
         "litter_tiles": painted,
         "fallback_negatives": len(fallback),
+        "thumb_tiles": len(thumbs),
+        "thumb_boxes": thumb_boxes,
     }
     done.write_text(json.dumps({"recipe": want, "summary": summary}, indent=1))
     return summary

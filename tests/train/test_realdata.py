@@ -165,6 +165,14 @@ def test_fallback_tiles_are_at_the_scale_of_a_nadir_camera_at_each_assumed_heigh
         assert area == pytest.approx(np.pi * (diameter * factor / 2) ** 2, rel=0.03)
 
 
+def _empty_split(tmp_path: Path) -> Path:
+    """A dataset folder with an empty train split, as the simulator's step leaves one for build_real."""
+    out = tmp_path / "ds"
+    (out / "images" / "train").mkdir(parents=True)
+    (out / "labels" / "train").mkdir(parents=True)
+    return out
+
+
 def test_fallback_negatives_are_cut_evenly_from_training_frames_only(tmp_path):
     """Two sources' frames, held-out ones painted red: the tiles come from every training frame and pass,
     none is red, and each has an empty label file."""
@@ -177,9 +185,7 @@ def test_fallback_negatives_are_cut_evenly_from_training_frames_only(tmp_path):
         for name in (*src.held_out, "train_a.jpg"):
             colour = (0, 0, 255) if name in src.held_out else greens[src.folder]
             cv2.imwrite(str(root / src.folder / name), np.full((300, 400, 3), colour, np.uint8))
-    out = tmp_path / "ds"
-    (out / "images" / "train").mkdir(parents=True)
-    (out / "labels" / "train").mkdir(parents=True)
+    out = _empty_split(tmp_path)
     recipe = RealRecipe(root=str(root), negatives=0, composites=0, fallback_negatives=5)
     summary = build_real(out, "train", recipe)
     tiles = sorted((out / "images" / "train").glob("fall_*.png"))
@@ -231,9 +237,7 @@ def test_patrol_train_spells_out_thumbs_and_arch_and_refuses_a_negative_count(tm
 def test_thumb_tiles_land_in_the_split_with_their_boxes_as_garbage(tmp_path):
     from pipeline.train.realdata import RealRecipe, build_real
 
-    out = tmp_path / "ds"
-    (out / "images" / "train").mkdir(parents=True)
-    (out / "labels" / "train").mkdir(parents=True)
+    out = _empty_split(tmp_path)
     recipe = RealRecipe(root=str(REAL), negatives=0, composites=0, thumbs=12)
     summary = build_real(out, "train", recipe)
     labels = sorted((out / "labels" / "train").glob("thumb_*.txt"))

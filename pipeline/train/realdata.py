@@ -44,7 +44,7 @@ from pipeline.detect.scale import fallback_plans
 from pipeline.errors import ModelError
 from pipeline.ingest import FrameRef, frame_meta
 from pipeline.train.litter import paint_litter
-from pipeline.train.thumbs import boxes_digest, thumb_tiles
+from pipeline.train.thumbs import boxes_digest, thumb_tiles, turned
 from pipeline.train.tiles import tile_origins
 from pipeline.types import Intrinsics
 
@@ -242,17 +242,9 @@ def object_mask(pixels: np.ndarray, box: tuple[float, float, float, float], marg
 
 def _transformed(crop: Crop, rng: np.random.Generator) -> Crop:
     """A quarter turn, a flip and a scale jitter: exact for the box."""
-    pixels, alpha, (x0, y0, x1, y1) = crop.pixels, crop.alpha, crop.box
-    for _ in range(int(rng.integers(0, 4))):
-        w = pixels.shape[1]
-        pixels = np.ascontiguousarray(np.rot90(pixels))  # counter-clockwise: (x, y) -> (y, w - x)
-        alpha = np.ascontiguousarray(np.rot90(alpha))
-        x0, y0, x1, y1 = y0, w - x1, y1, w - x0
-    if rng.random() < 0.5:
-        w = pixels.shape[1]
-        pixels = np.ascontiguousarray(pixels[:, ::-1])
-        alpha = np.ascontiguousarray(alpha[:, ::-1])
-        x0, x1 = w - x1, w - x0
+    quarter_turns, flip = int(rng.integers(0, 4)), bool(rng.random() < 0.5)
+    pixels, [(x0, y0, x1, y1)] = turned(crop.pixels, [crop.box], quarter_turns, flip)
+    alpha, _ = turned(crop.alpha, [], quarter_turns, flip)
     k = float(rng.uniform(0.85, 1.2))
     size = (max(2, round(pixels.shape[1] * k)), max(2, round(pixels.shape[0] * k)))
     kx, ky = size[0] / pixels.shape[1], size[1] / pixels.shape[0]

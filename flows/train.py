@@ -73,6 +73,7 @@ def ship_task(plan: TrainPlan, best: Path, command: str, metrics: dict[str, Any]
                 else ""
             )
             + (f", {plan.thumbs} tiles of real dump-site thumbnails (boxed half)" if plan.thumbs else "")
+            + (f", {plan.mined} tiles around the miner's alarms there" if plan.mined else "")
             if plan.real_root
             else ""
         )

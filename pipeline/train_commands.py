@@ -75,6 +75,16 @@ def register(sub: Any) -> None:
         help="tiles of the boxed training half of the real dump-site thumbnails (real waste; needs --real)",
     )
     p.add_argument(
+        "--mine",
+        type=int,
+        default=0,
+        metavar="N",
+        help="real tiles without target holding what --miner boxes on the real training frames (with --real)",
+    )
+    p.add_argument(
+        "--miner", default=None, metavar="CARD", help="the model card (JSON) whose alarms --mine mines"
+    )
+    p.add_argument(
         "--extra",
         action="append",
         default=[],
@@ -103,11 +113,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         or args.litter < 0
         or args.fallback_negatives < 0
         or args.thumbs < 0
+        or args.mine < 0
     ):
         raise ModelError(
             "epochs and flight/frame counts must be at least 1; hard negatives, freeze, real negatives, "
-            "composites, fallback negatives, thumbs and litter not below 0"
+            "composites, fallback negatives, mined tiles, thumbs and litter not below 0"
         )
+    if args.mine and (args.miner is None or args.real is None):
+        raise ModelError("--mine needs --real (the frames to mine) and --miner (the model card to mine with)")
     plan = TrainPlan(
         out_dir=args.out,
         epochs=args.epochs,
@@ -132,6 +145,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         litter=args.litter,
         fallback_negatives=args.fallback_negatives,
         thumbs=args.thumbs,
+        mined=args.mine,
+        miner=args.miner,
         extra=tuple(args.extra),
         ship_to=args.ship,
     )
@@ -181,6 +196,8 @@ def plan_command(plan: Any) -> str:
             parts.append(f"--fallback-negatives {plan.fallback_negatives}")
         if plan.thumbs:
             parts.append(f"--thumbs {plan.thumbs}")
+        if plan.mined:
+            parts.append(f"--mine {plan.mined} --miner {shlex.quote(str(plan.miner))}")
     parts += [f"--extra {shlex.quote(d)}" for d in plan.extra]
     if plan.ship_to is not None:
         parts.append(f"--ship {shlex.quote(plan.ship_to)}")

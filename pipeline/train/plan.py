@@ -43,6 +43,8 @@ class TrainPlan:
     litter: int = 0  # real tiles with painted scattered waste (pipeline.train.litter)
     fallback_negatives: int = 0  # real tiles without target at the no-height fallback scales
     thumbs: int = 0  # tiles of the boxed training half of the real dump-site thumbnails
+    mined: int = 0  # real tiles without target around the alarms `miner` raises on the training frames
+    miner: str | None = None  # the model card (JSON) that mines them
     extra: tuple[str, ...] = ()  # YOLO datasets to add to training (patrol export-training output)
     ship_to: str | None = None  # a models/ folder to write patrol-det.{pt,json,onnx} into
 
@@ -82,6 +84,8 @@ class TrainPlan:
             litter=self.litter,
             fallback_negatives=self.fallback_negatives,
             thumbs=self.thumbs,
+            mined=self.mined,
+            miner=self.miner,
             seed=self.data_seed,
         )
 

@@ -8,6 +8,8 @@ models boxed as garbage. So the training set also holds:
            usable height (pipeline.detect.scale.fallback_plans: nadir at each assumed height, the frame's own
            lens or the assumed one): the scales the product actually shows these scenes at, which can be far
            from their true resolution (the building site's pipes shown as sheds at the 120 m pass);
+  mine_*   tiles of real frames (empty labels) holding what a model already boxes there: the look-alikes
+           that fool it, far more often than random tiles show them (pipeline.train.mining);
   thumb_*  the training half of the dump-site thumbnails, real waste boxed by eye (pipeline.train.thumbs);
   comp_*   other real tiles with simulated targets pasted in (cut from the simulated training tiles by a soft
            mask, their brightness pulled towards the background's, a cast shadow, then blur, sensor noise and
@@ -43,12 +45,14 @@ from pipeline.detect.detector import DetectSettings, camera_for
 from pipeline.detect.scale import fallback_plans
 from pipeline.errors import ModelError
 from pipeline.ingest import FrameRef, frame_meta
+from pipeline.simulate.world import CLASSES
 from pipeline.train.litter import paint_litter
+from pipeline.train.mining import Alarm, card_digest, mined_tiles
 from pipeline.train.thumbs import boxes_digest, thumb_tiles, turned
 from pipeline.train.tiles import tile_origins
 from pipeline.types import Intrinsics
 
-GARBAGE = 1  # class index of garbage_pile (pipeline.simulate.world.CLASSES)
+GARBAGE = CLASSES.index("garbage_pile")
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,8 @@ class RealRecipe:
     litter: int = 0  # real tiles with a painted patch of scattered waste (pipeline.train.litter)
     fallback_negatives: int = 0  # real tiles (empty labels) at the product's no-height fallback scales
     thumbs: int = 0  # tiles of the boxed training half of the dump-site thumbnails (pipeline.train.thumbs)
+    mined: int = 0  # real tiles (empty labels) around the alarms `miner` raises (pipeline.train.mining)
+    miner: str | None = None  # the model card that mines them
     per_tile: tuple[int, int] = (1, 3)  # targets pasted into one composite tile
     seed: int = 0
 
@@ -98,6 +104,13 @@ def frames(root: Path, held_out: bool) -> list[tuple[Path, RealSource]]:
             if (path.name in src.held_out) == held_out:
                 out.append((path, src))
     return out
+
+
+def read_frame(path: Path) -> np.ndarray:
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise ModelError("real frame cannot be read", str(path))
+    return np.asarray(image)
 
 
 def rescaled(image: np.ndarray, native_gsd_m: float, target_gsd_m: float) -> np.ndarray:
@@ -125,11 +138,8 @@ def real_tiles(recipe: RealRecipe, rng: np.random.Generator) -> list[np.ndarray]
     """Tiles of every training frame, each frame at a resolution drawn from its source's stated range."""
     tiles: list[np.ndarray] = []
     for path, src in frames(Path(recipe.root), held_out=False):
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if image is None:
-            raise ModelError("real frame cannot be read", str(path))
         native = float(rng.uniform(*src.gsd_m))
-        tiles += cut(rescaled(image, native, recipe.gsd_m), recipe.imgsz, recipe.overlap)
+        tiles += cut(rescaled(read_frame(path), native, recipe.gsd_m), recipe.imgsz, recipe.overlap)
     return tiles
 
 
@@ -159,6 +169,23 @@ def fallback_passes(image: np.ndarray, intrinsics: Intrinsics | None, recipe: Re
     return [rescaled(image, f, 1.0) for f in fallback_factors(w, h, intrinsics, recipe)]
 
 
+def frame_passes(path: Path, recipe: RealRecipe) -> list[np.ndarray]:
+    """A real frame at each no-height fallback pass `patrol detect` would search it in."""
+    meta, why = frame_meta(FrameRef("real", str(path), path.name, ""))
+    _view, intrinsics, _why = camera_for(meta, None, why)
+    return fallback_passes(read_frame(path), intrinsics, recipe)
+
+
+def scaled_frames(recipe: RealRecipe, rng: np.random.Generator) -> list[np.ndarray]:
+    """Every training frame at a resolution drawn from its source's range, and at each fallback pass: the
+    scales real_* and fall_* tiles are cut at."""
+    out = []
+    for path, src in frames(Path(recipe.root), held_out=False):
+        out.append(rescaled(read_frame(path), float(rng.uniform(*src.gsd_m)), recipe.gsd_m))
+        out += frame_passes(path, recipe)
+    return out
+
+
 def fallback_tiles(recipe: RealRecipe, rng: np.random.Generator) -> list[np.ndarray]:
     """`recipe.fallback_negatives` tiles of the training frames at the fallback passes' scales, drawn evenly
     over (frame, pass): one from each in turn (each one's tiles shuffled) until enough, or all are used."""
@@ -166,12 +193,7 @@ def fallback_tiles(recipe: RealRecipe, rng: np.random.Generator) -> list[np.ndar
         return []
     groups: list[list[np.ndarray]] = []
     for path, _src in frames(Path(recipe.root), held_out=False):
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if image is None:
-            raise ModelError("real frame cannot be read", str(path))
-        meta, why = frame_meta(FrameRef("real", str(path), path.name, ""))
-        _view, intrinsics, _why = camera_for(meta, None, why)
-        for scaled in fallback_passes(image, intrinsics, recipe):
+        for scaled in frame_passes(path, recipe):
             tiles = cut(scaled, recipe.imgsz, recipe.overlap)
             groups.append([tiles[int(i)] for i in rng.permutation(len(tiles))])
     out: list[np.ndarray] = []
@@ -325,6 +347,10 @@ def build_real(out_dir: Path, split: str, recipe: RealRecipe) -> dict[str, Any]:
     want = json.loads(json.dumps(asdict(recipe)))
     if recipe.thumbs:
         want["thumb_boxes_sha256"] = boxes_digest()  # new boxes: a new dataset
+    if recipe.mined:
+        if recipe.miner is None:
+            raise ModelError("mined negatives need a model card to mine with")
+        want["miner_sha256"] = card_digest(Path(recipe.miner))  # other weights mine other tiles
     if done.is_file() and json.loads(done.read_text()).get("recipe") == want:
         return dict(json.loads(done.read_text())["summary"])
     images, labels = out_dir / "images" / split, out_dir / "labels" / split
@@ -339,6 +365,8 @@ def build_real(out_dir: Path, split: str, recipe: RealRecipe) -> dict[str, Any]:
         *labels.glob("fall_*"),
         *images.glob("thumb_*"),
         *labels.glob("thumb_*"),
+        *images.glob("mine_*"),
+        *labels.glob("mine_*"),
     ]:
         old.unlink()
     rng = np.random.default_rng([recipe.seed, 29])
@@ -394,6 +422,22 @@ def build_real(out_dir: Path, split: str, recipe: RealRecipe) -> dict[str, Any]:
             "".join(yolo_line(GARBAGE, b, recipe.imgsz) + "\n" for b in waste)
         )
         thumb_boxes += len(waste)
+    mined: list[np.ndarray] = []
+    alarms: list[Alarm] = []
+    if recipe.mined:
+        mine_rng = np.random.default_rng([recipe.seed, 43])
+        assert recipe.miner is not None
+        mined, alarms = mined_tiles(
+            scaled_frames(recipe, mine_rng),
+            Path(recipe.miner),
+            recipe.imgsz,
+            recipe.overlap,
+            recipe.mined,
+            mine_rng,
+        )
+    for k, tile in enumerate(mined):
+        cv2.imwrite(str(images / f"mine_{k:05d}.png"), tile)
+        (labels / f"mine_{k:05d}.txt").write_text("")
     summary = {
         "real_frames": len(frames(Path(recipe.root), held_out=False)),
         "real_tiles_cut": len(tiles),
@@ -404,6 +448,8 @@ def build_real(out_dir: Path, split: str, recipe: RealRecipe) -> dict[str, Any]:
         "fallback_negatives": len(fallback),
         "thumb_tiles": len(thumbs),
         "thumb_boxes": thumb_boxes,
+        "mined_tiles": len(mined),
+        "mined_alarms": {name: sum(1 for a in alarms if a.cls == k) for k, name in enumerate(CLASSES)},
     }
     done.write_text(json.dumps({"recipe": want, "summary": summary}, indent=1))
     return summary

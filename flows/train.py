@@ -74,6 +74,7 @@ def ship_task(plan: TrainPlan, best: Path, command: str, metrics: dict[str, Any]
             )
             + (f", {plan.thumbs} tiles of real dump-site thumbnails (boxed half)" if plan.thumbs else "")
             + (f", {plan.mined} tiles around the miner's alarms there" if plan.mined else "")
+            + (f", {plan.mined_simulated} simulated tiles it is wrong on" if plan.mined_simulated else "")
             if plan.real_root
             else ""
         )

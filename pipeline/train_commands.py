@@ -82,6 +82,13 @@ def register(sub: Any) -> None:
         help="real tiles without target holding what --miner boxes on the real training frames (with --real)",
     )
     p.add_argument(
+        "--mine-simulated",
+        type=int,
+        default=0,
+        metavar="N",
+        help="copies of the simulated training tiles on which --miner raises a box no label explains",
+    )
+    p.add_argument(
         "--miner", default=None, metavar="CARD", help="the model card (JSON) whose alarms --mine mines"
     )
     p.add_argument(
@@ -114,12 +121,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         or args.fallback_negatives < 0
         or args.thumbs < 0
         or args.mine < 0
+        or args.mine_simulated < 0
     ):
         raise ModelError(
             "epochs and flight/frame counts must be at least 1; hard negatives, freeze, real negatives, "
             "composites, fallback negatives, mined tiles, thumbs and litter not below 0"
         )
-    if args.mine and (args.miner is None or args.real is None):
+    if (args.mine or args.mine_simulated) and (args.miner is None or args.real is None):
         raise ModelError("--mine needs --real (the frames to mine) and --miner (the model card to mine with)")
     plan = TrainPlan(
         out_dir=args.out,
@@ -146,6 +154,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         fallback_negatives=args.fallback_negatives,
         thumbs=args.thumbs,
         mined=args.mine,
+        mined_simulated=args.mine_simulated,
         miner=args.miner,
         extra=tuple(args.extra),
         ship_to=args.ship,
@@ -197,7 +206,11 @@ def plan_command(plan: Any) -> str:
         if plan.thumbs:
             parts.append(f"--thumbs {plan.thumbs}")
         if plan.mined:
-            parts.append(f"--mine {plan.mined} --miner {shlex.quote(str(plan.miner))}")
+            parts.append(f"--mine {plan.mined}")
+        if plan.mined_simulated:
+            parts.append(f"--mine-simulated {plan.mined_simulated}")
+        if plan.mined or plan.mined_simulated:
+            parts.append(f"--miner {shlex.quote(str(plan.miner))}")
     parts += [f"--extra {shlex.quote(d)}" for d in plan.extra]
     if plan.ship_to is not None:
         parts.append(f"--ship {shlex.quote(plan.ship_to)}")

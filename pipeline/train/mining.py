@@ -9,6 +9,11 @@ it raises there is a false alarm; each one becomes an empty-labelled tile holdin
 turned and flipped at random. The strongest alarms come first and each gets a tile in turn until there are
 `count` (another place and turn each round). Held-out frames are never mined, so the false-alarm check on
 them stays a check.
+
+The simulated training tiles are mined the same way (`hard_simulated`): a tile on which the model raises a box
+that matches none of its labels (a legal shed, a court, a stack of materials taken for a target) is copied,
+turned and flipped, with its labels, so the look-alikes that still fool the model weigh more than the ones it
+has learnt.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from pipeline.detect.backends import nms, open_detector
@@ -98,3 +104,66 @@ def mined_tiles(
         tile, _ = turned(tile, [], int(rng.integers(4)), bool(rng.random() < 0.5))
         out.append(tile)
     return out, found
+
+
+def read_labels(path: Path, size: int) -> list[tuple[int, Box]]:
+    """A YOLO label file's boxes in pixels of a `size` square tile."""
+    out = []
+    for line in path.read_text().splitlines():
+        if not line.strip():
+            continue
+        c, cx, cy, w, h = line.split()
+        x, y, bw, bh = (float(v) * size for v in (cx, cy, w, h))
+        out.append((int(c), (x - bw / 2, y - bh / 2, x + bw / 2, y + bh / 2)))
+    return out
+
+
+def _iou(a: Box, b: Box) -> float:
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = w * h
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _tile(path: Path) -> np.ndarray:
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise ModelError("simulated tile cannot be read", str(path))
+    return np.asarray(image)
+
+
+def hard_simulated(
+    images_dir: Path, labels_dir: Path, card: Path, count: int, rng: np.random.Generator
+) -> tuple[list[tuple[np.ndarray, list[tuple[int, Box]]]], int]:
+    """`count` copies of the simulated tiles (s*.png) on which the model of `card` raises a box that
+    overlaps no label of its class (IoU under 0.3), each turned and flipped at random with its labels; the
+    tiles with the strongest such box first, in turn until `count`. Also: how many tiles were hard."""
+    if count <= 0:
+        return [], 0
+    detect = open_detector(load_model_spec(card), backend="torch")
+    paths = sorted(images_dir.glob("s*.png"))
+    hard: list[tuple[float, Path]] = []
+    for k in range(0, len(paths), BATCH):
+        chunk = paths[k : k + BATCH]
+        tiles = [_tile(p) for p in chunk]
+        for path, rows in zip(chunk, detect(np.stack(tiles), MINE_SCORE, 0.5), strict=True):
+            labels = read_labels(labels_dir / f"{path.stem}.txt", tiles[0].shape[0])
+            false = [
+                float(r[4])
+                for r in rows
+                if not any(c == int(r[5]) and _iou(b, (r[0], r[1], r[2], r[3])) >= 0.3 for c, b in labels)
+            ]
+            if false:
+                hard.append((max(false), path))
+    hard.sort(key=lambda h: (-h[0], h[1].name))
+    out: list[tuple[np.ndarray, list[tuple[int, Box]]]] = []
+    for k in range(count if hard else 0):
+        path = hard[k % len(hard)][1]
+        tile = _tile(path)
+        labels = read_labels(labels_dir / f"{path.stem}.txt", tile.shape[0])
+        turned_tile, boxes = turned(
+            tile, [b for _, b in labels], int(rng.integers(4)), bool(rng.random() < 0.5)
+        )
+        out.append((turned_tile, [(c, b) for (c, _), b in zip(labels, boxes, strict=True)]))
+    return out, len(hard)

@@ -44,6 +44,7 @@ class TrainPlan:
     fallback_negatives: int = 0  # real tiles without target at the no-height fallback scales
     thumbs: int = 0  # tiles of the boxed training half of the real dump-site thumbnails
     mined: int = 0  # real tiles without target around the alarms `miner` raises on the training frames
+    mined_simulated: int = 0  # copies of simulated training tiles on which `miner` raises a false box
     miner: str | None = None  # the model card (JSON) that mines them
     extra: tuple[str, ...] = ()  # YOLO datasets to add to training (patrol export-training output)
     ship_to: str | None = None  # a models/ folder to write patrol-det.{pt,json,onnx} into
@@ -85,6 +86,7 @@ class TrainPlan:
             fallback_negatives=self.fallback_negatives,
             thumbs=self.thumbs,
             mined=self.mined,
+            mined_simulated=self.mined_simulated,
             miner=self.miner,
             seed=self.data_seed,
         )

@@ -10,6 +10,7 @@ models boxed as garbage. So the training set also holds:
            from their true resolution (the building site's pipes shown as sheds at the 120 m pass);
   mine_*   tiles of real frames (empty labels) holding what a model already boxes there: the look-alikes
            that fool it, far more often than random tiles show them (pipeline.train.mining);
+  hard_*   copies of the simulated tiles (with their labels) on which that model raises a false box;
   thumb_*  the training half of the dump-site thumbnails, real waste boxed by eye (pipeline.train.thumbs);
   comp_*   other real tiles with simulated targets pasted in (cut from the simulated training tiles by a soft
            mask, their brightness pulled towards the background's, a cast shadow, then blur, sensor noise and
@@ -47,8 +48,8 @@ from pipeline.errors import ModelError
 from pipeline.ingest import FrameRef, frame_meta
 from pipeline.simulate.world import CLASSES
 from pipeline.train.litter import paint_litter
-from pipeline.train.mining import Alarm, card_digest, mined_tiles
-from pipeline.train.thumbs import boxes_digest, thumb_tiles, turned
+from pipeline.train.mining import Alarm, card_digest, hard_simulated, mined_tiles
+from pipeline.train.thumbs import Box, boxes_digest, thumb_tiles, turned
 from pipeline.train.tiles import tile_origins
 from pipeline.types import Intrinsics
 
@@ -80,6 +81,7 @@ class RealRecipe:
     fallback_negatives: int = 0  # real tiles (empty labels) at the product's no-height fallback scales
     thumbs: int = 0  # tiles of the boxed training half of the dump-site thumbnails (pipeline.train.thumbs)
     mined: int = 0  # real tiles (empty labels) around the alarms `miner` raises (pipeline.train.mining)
+    mined_simulated: int = 0  # copies of the simulated tiles on which `miner` raises a false box
     miner: str | None = None  # the model card that mines them
     per_tile: tuple[int, int] = (1, 3)  # targets pasted into one composite tile
     seed: int = 0
@@ -347,7 +349,7 @@ def build_real(out_dir: Path, split: str, recipe: RealRecipe) -> dict[str, Any]:
     want = json.loads(json.dumps(asdict(recipe)))
     if recipe.thumbs:
         want["thumb_boxes_sha256"] = boxes_digest()  # new boxes: a new dataset
-    if recipe.mined:
+    if recipe.mined or recipe.mined_simulated:
         if recipe.miner is None:
             raise ModelError("mined negatives need a model card to mine with")
         want["miner_sha256"] = card_digest(Path(recipe.miner))  # other weights mine other tiles
@@ -367,6 +369,8 @@ def build_real(out_dir: Path, split: str, recipe: RealRecipe) -> dict[str, Any]:
         *labels.glob("thumb_*"),
         *images.glob("mine_*"),
         *labels.glob("mine_*"),
+        *images.glob("hard_*"),
+        *labels.glob("hard_*"),
     ]:
         old.unlink()
     rng = np.random.default_rng([recipe.seed, 29])
@@ -438,6 +442,22 @@ def build_real(out_dir: Path, split: str, recipe: RealRecipe) -> dict[str, Any]:
     for k, tile in enumerate(mined):
         cv2.imwrite(str(images / f"mine_{k:05d}.png"), tile)
         (labels / f"mine_{k:05d}.txt").write_text("")
+    hard: list[tuple[np.ndarray, list[tuple[int, Box]]]] = []
+    hard_found = 0
+    if recipe.mined_simulated:
+        assert recipe.miner is not None
+        hard, hard_found = hard_simulated(
+            images,
+            labels,
+            Path(recipe.miner),
+            recipe.mined_simulated,
+            np.random.default_rng([recipe.seed, 47]),
+        )
+    for k, (tile, boxes) in enumerate(hard):
+        cv2.imwrite(str(images / f"hard_{k:05d}.png"), tile)
+        (labels / f"hard_{k:05d}.txt").write_text(
+            "".join(yolo_line(c, b, recipe.imgsz) + "\n" for c, b in boxes)
+        )
     summary = {
         "real_frames": len(frames(Path(recipe.root), held_out=False)),
         "real_tiles_cut": len(tiles),
@@ -449,6 +469,8 @@ def build_real(out_dir: Path, split: str, recipe: RealRecipe) -> dict[str, Any]:
         "thumb_tiles": len(thumbs),
         "thumb_boxes": thumb_boxes,
         "mined_tiles": len(mined),
+        "hard_simulated_tiles": len(hard),
+        "hard_simulated_found": hard_found,
         "mined_alarms": {name: sum(1 for a in alarms if a.cls == k) for k, name in enumerate(CLASSES)},
     }
     done.write_text(json.dumps({"recipe": want, "summary": summary}, indent=1))

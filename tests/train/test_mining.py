@@ -108,3 +108,39 @@ def test_mining_needs_a_miner_and_the_cli_spells_it_out(tmp_path, capsys):
     assert main(["train", "--out", str(tmp_path / "run"), "--mine", "10"]) == 2
     assert "--miner" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+def test_hard_simulated_tiles_are_the_ones_with_a_box_no_label_explains(tmp_path):
+    """Two tiles cut from one simulated frame: one with its targets labelled, one with its labels removed.
+    Only the second is hard (the model's boxes there match no label); its copies carry its (empty) labels,
+    the first tile is never copied."""
+    from pipeline.train.mining import hard_simulated
+
+    image = cv2.imread(str(FLIGHT / "DJI_0001.JPG"))
+    truth = _truth("DJI_0001.JPG", image.shape[1], image.shape[0])
+    images, labels = tmp_path / "images", tmp_path / "labels"
+    images.mkdir()
+    labels.mkdir()
+    size = load_model_spec(SHIPPED_MODEL).imgsz
+    x, y = 100, 500  # a part of the frame with a whole target and parts of others
+    cv2.imwrite(str(images / "s_labelled.png"), image[y : y + size, x : x + size])
+    cv2.imwrite(str(images / "s_unlabelled.png"), image[y : y + size, x : x + size])
+    classes = [int(line.split()[0]) for line in (FLIGHT / "labels" / "DJI_0001.txt").read_text().splitlines()]
+    lines = []
+    for c, (x0, y0, x1, y1) in zip(classes, truth, strict=True):
+        a, b = max(x0 - x, 0), max(y0 - y, 0)
+        e, f = min(x1 - x, size), min(y1 - y, size)
+        if e > a and f > b:  # the simulator's box, clipped to the tile as its own tiles are
+            lines.append(f"{c} {(a + e) / 2 / size} {(b + f) / 2 / size} {(e - a) / size} {(f - b) / size}")
+    assert lines
+    (labels / "s_labelled.txt").write_text("\n".join(lines) + "\n")
+    (labels / "s_unlabelled.txt").write_text("")
+    copies, found = hard_simulated(images, labels, SHIPPED_MODEL, 4, np.random.default_rng(0))
+    assert found == 1 and len(copies) == 4
+    plain = cv2.imread(str(images / "s_unlabelled.png"))
+    for tile, boxes in copies:
+        assert boxes == []
+        assert any(
+            np.array_equal(np.rot90(tile, k), plain) or np.array_equal(np.rot90(tile[:, ::-1], k), plain)
+            for k in range(4)
+        )

@@ -95,7 +95,7 @@ def mined_tiles(
     for k, image in enumerate(scaled):
         found += alarms_in(detect, image, size, overlap, MINE_SCORE, k)
     if not found:
-        raise ModelError("the mining model raises no alarm on the real training frames", str(card))
+        return [], []  # nothing fools it at this score: nothing to mine (the summary says 0)
     found.sort(key=lambda a: -a.score)
     out: list[np.ndarray] = []
     for k in range(count):

@@ -3,7 +3,8 @@
 A frame holding sightings of confirmed cases (or cases dispatched, resolved or closed since) becomes an
 image with those boxes as labels; a frame whose sightings all belong to rejected cases becomes a
 hard-negative image with an empty label file. A frame that also shows a case nobody has judged yet is left
-out: its unjudged object would teach the model something nobody checked.
+out: its unjudged object would teach the model something nobody checked. export.json lists each frame's
+rejected sightings (boxes in its pixels), so `patrol train --extra` can keep the tiles showing them.
 
     OUT/images/train/*.jpg  OUT/labels/train/*.txt  OUT/data.yaml  OUT/export.json
 """
@@ -26,6 +27,7 @@ from pipeline.cases.models import Case, Frame, SightingRow
 from pipeline.errors import CaseError
 
 POSITIVE = (CONFIRMED, DISPATCHED, RESOLVED, CLOSED)
+ORIENTATION_TAG = 0x0112
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,15 @@ def _frame_file(data_root: Path, stored: str) -> Path | None:
     path = Path(stored)
     path = path if path.is_absolute() else data_root / path
     return path if path.is_file() else None
+
+
+def decoded_size(path: Path) -> tuple[int, int]:
+    """(width, height) of a photo as the pipeline decodes it: sighting boxes are in those pixels, which an
+    EXIF orientation of 5 to 8 turns a quarter from the stored ones."""
+    with Image.open(path) as im:
+        width, height = im.size
+        turned = im.getexif().get(ORIENTATION_TAG, 1) in (5, 6, 7, 8)
+    return (height, width) if turned else (width, height)
 
 
 def _yolo_line(cls: int, box: tuple[float, float, float, float], w: int, h: int) -> str:
@@ -74,8 +85,7 @@ def export_training(session: Session, data_root: Path, out_dir: Path, classes: l
         if src is None:
             counts["missing"] += 1
             continue
-        with Image.open(src) as im:
-            width, height = im.size
+        width, height = decoded_size(src)
         lines = [
             _yolo_line(index[s.class_name], (s.x0_px, s.y0_px, s.x1_px, s.y1_px), width, height)
             for s, status in items
@@ -87,7 +97,10 @@ def export_training(session: Session, data_root: Path, out_dir: Path, classes: l
         counts["images"] += 1
         counts["positives" if lines else "hard_negatives"] += 1
         counts["boxes"] += len(lines)
-        sources.append({"image": f"{stem}{src.suffix.lower()}", "frame": frame_path, "boxes": len(lines)})
+        # Where staff said "not this": `patrol train --extra` keeps the tiles showing them as hard negatives.
+        rejected = [[s.x0_px, s.y0_px, s.x1_px, s.y1_px] for s, status in items if status == REJECTED]
+        image = f"{stem}{src.suffix.lower()}"
+        sources.append({"image": image, "frame": frame_path, "boxes": len(lines), "rejected": rejected})
     if counts["images"] == 0:
         raise CaseError("no reviewed frames to export (confirm or reject some cases first)", str(out_dir))
     names = "".join(f"  {i}: {name}\n" for i, name in enumerate(classes))

@@ -12,8 +12,9 @@ from typing import Any
 
 from prefect import flow, task
 
-from pipeline.train.dataset import add_extra, build_split, write_data_yaml
+from pipeline.train.dataset import build_split, write_data_yaml
 from pipeline.train.evaluate import evaluate
+from pipeline.train.extra import add_extra
 from pipeline.train.fit import fit
 from pipeline.train.package import ModelInfo, ship
 from pipeline.train.plan import TrainPlan
@@ -36,7 +37,7 @@ def real_task(plan: TrainPlan) -> dict[str, Any]:
 
 @task(name="extra-data")
 def extra_task(plan: TrainPlan) -> dict[str, Any]:
-    return add_extra(plan.dataset_dir, "train", plan.extra)
+    return add_extra(plan.dataset_dir, "train", plan.extra, plan.recipe("train"))
 
 
 @task(name="fit")

@@ -106,7 +106,7 @@ def choose_tiles(tiles: list[Tile], recipe: DatasetRecipe, rng: np.random.Genera
     return pos + hard + [neg[i] for i in picked]
 
 
-def _window(image: np.ndarray, t: Tile) -> np.ndarray:
+def tile_window(image: np.ndarray, t: Tile) -> np.ndarray:
     """The tile's pixels, padded with grey where the rescaled frame is smaller than a tile."""
     crop = image[t.y0_px : t.y0_px + t.size_px, t.x0_px : t.x0_px + t.size_px]
     if crop.shape[:2] == (t.size_px, t.size_px):
@@ -145,7 +145,7 @@ def _flight_job(args: tuple[DatasetRecipe, int, str, str]) -> tuple[int, int, in
                 copies = recipe.rare_repeat if any(b.cls == RARE_CLASS for b in t.boxes) else 1
                 for c in range(copies):
                     stem = f"s{settings.seed}_f{j}_x{t.x0_px}_y{t.y0_px}" + (f"_r{c}" if c else "")
-                    cv2.imwrite(str(out / "images" / split / f"{stem}.png"), _window(scaled, t))
+                    cv2.imwrite(str(out / "images" / split / f"{stem}.png"), tile_window(scaled, t))
                     text = "".join(x + "\n" for x in t.yolo_lines())
                     (out / "labels" / split / f"{stem}.txt").write_text(text)
                     for b in t.boxes:
@@ -199,28 +199,3 @@ def write_data_yaml(out_dir: Path, splits: dict[str, str]) -> Path:
     path = out_dir / "data.yaml"
     path.write_text("\n".join(lines) + "\n")
     return path
-
-
-def add_extra(out_dir: Path, split: str, datasets: tuple[str, ...]) -> dict[str, Any]:
-    """Add the training images and labels of other YOLO datasets (`patrol export-training` output: verdicts
-    of the bureau's reviewers) to a split, as `extra{k}_*` files; earlier extras are replaced."""
-    images, labels = out_dir / "images" / split, out_dir / "labels" / split
-    for old in [*images.glob("extra*_*"), *labels.glob("extra*_*")]:
-        old.unlink()
-    added = 0
-    for k, name in enumerate(datasets):
-        src = Path(name)
-        src_images, src_labels = src / "images" / "train", src / "labels" / "train"
-        if not src_images.is_dir() or not src_labels.is_dir():
-            raise ModelError("not a YOLO dataset (no images/train and labels/train)", name)
-        for image in sorted(src_images.iterdir()):
-            label = src_labels / f"{image.stem}.txt"
-            if not image.is_file() or not label.is_file():
-                continue
-            for line in label.read_text().split("\n"):
-                if line.strip() and int(line.split()[0]) not in range(len(CLASSES)):
-                    raise ModelError(f"label of unknown class in {label.name}", name)
-            shutil.copyfile(image, images / f"extra{k}_{image.name}")
-            shutil.copyfile(label, labels / f"extra{k}_{label.name}")
-            added += 1
-    return {"datasets": len(datasets), "images": added}

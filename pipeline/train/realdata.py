@@ -146,18 +146,18 @@ def real_tiles(recipe: RealRecipe, rng: np.random.Generator) -> list[np.ndarray]
 
 
 def fallback_factors(
-    width: int, height: int, intrinsics: Intrinsics | None, recipe: RealRecipe
+    width: int, height: int, intrinsics: Intrinsics | None, gsd_m: float, imgsz: int
 ) -> list[float]:
     """Scaled pixels per original pixel of each pass `patrol detect` searches a frame without a usable pose
-    in (default detector settings, this recipe's model resolution and tile): the detector's own plans, so
+    in (default detector settings, the model's resolution and tile): the detector's own plans, so
     training sees what the product shows, whatever the formula becomes."""
     settings = DetectSettings()
     plans = fallback_plans(
         width,
         height,
-        recipe.gsd_m,
-        recipe.imgsz,
-        round(settings.overlap * recipe.imgsz),
+        gsd_m,
+        imgsz,
+        round(settings.overlap * imgsz),
         settings.limits(),
         intrinsics,
         "",
@@ -168,7 +168,7 @@ def fallback_factors(
 def fallback_passes(image: np.ndarray, intrinsics: Intrinsics | None, recipe: RealRecipe) -> list[np.ndarray]:
     """The frame rescaled by each fallback pass's factor (its own pixels taken as the native scale)."""
     h, w = image.shape[:2]
-    return [rescaled(image, f, 1.0) for f in fallback_factors(w, h, intrinsics, recipe)]
+    return [rescaled(image, f, 1.0) for f in fallback_factors(w, h, intrinsics, recipe.gsd_m, recipe.imgsz)]
 
 
 def frame_passes(path: Path, recipe: RealRecipe) -> list[np.ndarray]:

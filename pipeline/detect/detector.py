@@ -29,7 +29,7 @@ from pipeline.detect.scale import (
     snap_to_reduction,
 )
 from pipeline.detect.stages import StageClock
-from pipeline.detect.tiling import TileWindow, batches, plan_tiles
+from pipeline.detect.tiling import TileWindow, batches, block_mean, plan_tiles
 from pipeline.errors import GeoreferenceError, MetadataError, ModelError, PipelineError
 from pipeline.types import Camera, CameraView, Detection, ImageMeta, Intrinsics, PixelDetection, Unposed
 
@@ -325,10 +325,12 @@ def detect_frame(
             view, width, height, detector.gsd_m, tile, overlap, settings.limits(), intrinsics, why_no_pose
         )
         _check_reduction(plan, reduction, path)
-        plan = snap_to_reduction(plan, reduction)
+    image, inner = _reduce_first(image, plan, reduction, clock)
+    with clock("plan"):
+        plan = snap_to_reduction(plan, inner)
         notes.extend(plan.notes)
         windows = plan_tiles(plan, tile, overlap)
-    merged = _search(image, plan, windows, detector, settings, reduction, clock)
+    merged = _search(image, plan, windows, detector, settings, inner, clock)
     return FrameSearch(
         path=path,
         width_px=width,
@@ -515,6 +517,21 @@ def _check_reduction(plan: ScalePlan, reduction: int, path: str) -> None:
         )
 
 
+def _reduce_first(
+    image: np.ndarray, plan: ScalePlan, reduction: int, clock: StageClock
+) -> tuple[np.ndarray, int]:
+    """Pixels (at 1/`reduction`) of a frame whose every strip shrinks further anyway are first reduced to
+    block means, once, as far as a smaller decode could have gone (scale.decode_reduction): (image, its
+    reduction). Video frames and PNGs come whole; rescaling each strip from full rows read the overlapping
+    rows again and again through a slow area step, most of the time beyond the network on a nadir 20 MP
+    frame (bench/RESULTS.md)."""
+    allowed = decode_reduction(plan)
+    if allowed <= reduction:
+        return image, reduction
+    with clock("rescale"):
+        return block_mean(image, allowed // reduction), allowed
+
+
 def _detect_unposed(
     image: np.ndarray,
     detector: Detector,
@@ -542,15 +559,16 @@ def _detect_unposed(
         )
         whole = ScalePlan(width, height, tuple(st for p in plans for st in p.strips), True)
         _check_reduction(whole, reduction, path)
+    image, inner = _reduce_first(image, whole, reduction, clock)
     found: list[PixelDetection] = []
     strips = tiles = implausible = 0
     for plan in plans:
-        plan = snap_to_reduction(plan, reduction)
+        plan = snap_to_reduction(plan, inner)
         notes.extend(plan.notes)
         windows = plan_tiles(plan, tile, overlap)
         strips, tiles = strips + len(plan.strips), tiles + len(windows)
         assumed = plan.strips[0].gsd_m if plan.strips else None
-        boxes = _search(image, plan, windows, detector, settings, reduction, clock)
+        boxes = _search(image, plan, windows, detector, settings, inner, clock)
         for b, sc, c in zip(boxes.xyxy, boxes.score, boxes.cls, strict=True):
             name = _class_name(detector.classes, int(c))
             size = None if assumed is None else float(max(b[2] - b[0], b[3] - b[1])) * assumed

@@ -131,3 +131,31 @@ def test_the_detectors_rule_leaves_a_frame_it_would_not_shrink_whole():
     rule = reduction_rule(ColourDetector(), DetectSettings())
     frame = load_frame(photo_ref(NADIR_PHOTO), reduction=rule)
     assert frame.reduction == 1 and frame.image.shape == (1500, 2000, 3)
+
+
+def test_full_pixels_are_searched_from_their_block_means_when_every_strip_shrinks_anyway():
+    # Ground with texture a few pixels across, so that how the pixels were shrunk shows in every tile.
+    texture = cv2.GaussianBlur(
+        np.random.default_rng(5).integers(0, 60, (3000, 4000, 3), np.uint8), (0, 0), 1.0
+    )
+    img = (canvas(4000, 3000).astype(np.int16) + texture - 30).clip(0, 255).astype(np.uint8)
+    draw(img, (1800, 2000, 1900, 2080), 1)
+    v = view(100.0, -90.0)
+    seen: dict[int, list[np.ndarray]] = {}
+
+    class Recording(ColourDetector):
+        def __call__(self, tiles: np.ndarray, conf: float, iou: float) -> list[np.ndarray]:
+            seen.setdefault(id(self), []).append(tiles.copy())
+            return super().__call__(tiles, conf, iou)
+
+    whole, halved = Recording(), Recording()
+    small = img.reshape(1500, 2, 2000, 2, 3).mean(axis=(1, 3)).round().astype(np.uint8)
+    a = detect_frame(img, v, whole, DetectSettings())
+    detect_frame(small, v, halved, DetectSettings(), reduction=2)
+    tiles_a, tiles_b = np.concatenate(seen[id(whole)]), np.concatenate(seen[id(halved)])
+    # The same tiles as from pixels decoded at half size, to rounding: the full rows were never rescaled.
+    assert tiles_a.shape == tiles_b.shape
+    assert np.abs(tiles_a.astype(int) - tiles_b.astype(int)).max() <= 1
+    (found,) = a.detections
+    assert found.xyxy_px == pytest.approx((1800, 2000, 1900, 2080), abs=4.0)  # where it was drawn
+    assert a.reduction == 1  # what the caller decoded at

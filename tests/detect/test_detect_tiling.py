@@ -10,7 +10,7 @@ import pytest
 from detect_helpers import view
 
 from pipeline.detect.scale import ScalePlan, Strip, plan_scales
-from pipeline.detect.tiling import PAD_VALUE, batches, plan_tiles, shrink_area, tile_origins
+from pipeline.detect.tiling import PAD_VALUE, batches, block_mean, plan_tiles, shrink_area, tile_origins
 
 
 @pytest.mark.parametrize(
@@ -74,7 +74,7 @@ def test_batches_cut_rescaled_strips_in_order_and_pad_with_grey():
 
 
 @pytest.mark.parametrize("size", [(1370, 1027), (1000, 750), (2100, 1500), (4000, 2999)])
-def test_two_step_shrink_matches_one_area_resize(size: tuple[int, int]):
+def test_halving_shrink_matches_one_area_resize(size: tuple[int, int]):
     rng = np.random.default_rng(3)
     # Texture a few pixels across (roof ridges, gravel: what a camera resolves) on a ramp, with a block whose
     # sharp edges must stay in place.
@@ -90,3 +90,14 @@ def test_two_step_shrink_matches_one_area_resize(size: tuple[int, int]):
     # Edges stay where they were: the block's border is within a pixel in the result.
     cols = np.flatnonzero(out[out.shape[0] * 1200 // 3000, :, 0] > 240)
     assert abs(cols[0] - 500 * size[0] / 4000) <= 1.0 and abs(cols[-1] + 1 - 2100 * size[0] / 4000) <= 1.0
+
+
+@pytest.mark.parametrize("k", [2, 4, 8])
+def test_block_mean_is_the_mean_of_each_k_by_k_block(k: int):
+    rng = np.random.default_rng(k)
+    image = rng.integers(0, 256, (96, 160, 3), dtype=np.uint8)
+    want = image.reshape(96 // k, k, 160 // k, k, 3).mean(axis=(1, 3))
+    out = block_mean(image, k)
+    assert out.shape == want.shape and out.dtype == np.uint8
+    # One rounding per halving: at most half a level each.
+    assert np.abs(out - want).max() <= 0.5 * np.log2(k) + 1e-9

@@ -112,9 +112,16 @@ def _full_width_crop(width_px: int, height_px: int, camera: Camera) -> bool:
     return aspect > camera.aspect and abs(aspect - 16.0 / 9.0) < 0.02  # DJI's 16:9 mode cuts the height
 
 
+def takes_frames(camera: Camera, width_px: int, height_px: int) -> bool:
+    """Whether this camera's sensor, at native size or smaller, whole or a full-width crop, gives frames of
+    this size: what the table (and DJI's calibrated values, in native pixels) describes."""
+    long_px = max(width_px, height_px)
+    return long_px <= camera.native_width_px * 1.01 and _full_width_crop(width_px, height_px, camera)
+
+
 def _table_focal_px(meta: ImageMeta, width_px: int, height_px: int, camera: Camera) -> float | None:
     long_px = max(width_px, height_px)
-    if long_px > camera.native_width_px * 1.01 or not _full_width_crop(width_px, height_px, camera):
+    if not takes_frames(camera, width_px, height_px):
         return None
     focal_mm = meta.focal_mm if meta.focal_mm else camera.focal_mm
     return focal_mm * long_px / camera.sensor_width_mm

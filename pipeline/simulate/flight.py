@@ -19,7 +19,7 @@ import numpy as np
 
 from pipeline import geo
 from pipeline.errors import SimulationError
-from pipeline.metadata.cameras import Camera, camera_for, intrinsics_for
+from pipeline.metadata.cameras import Camera, camera_for, intrinsics_for, takes_frames
 from pipeline.simulate.exifwrite import PhotoMeta, with_metadata
 from pipeline.simulate.labels import Box, SceneryBox, distractor_boxes, frame_boxes, truth_feature
 from pipeline.simulate.plans import Shot, corridor_plan, mapping_plan
@@ -217,6 +217,12 @@ class _Flight:
     def photo_meta(self, k: int, f: _Frame) -> PhotoMeta:
         lat, lon = self.written_position(k, f.pose)
         cam = self.camera
+        w, h = self.intr.width_px, self.intr.height_px
+        # The optical centre in the pixel grid a reader measures it in: the native sensor's for a frame this
+        # camera takes, else (a size it never takes: 5472 x 3648 from a 4:3 M3E) the frame's own, as EXIF's
+        # original size says. The native centre there put the rendered centre 154 px off in a 20 MP frame.
+        native = takes_frames(cam, w, h)
+        centre = (cam.native_width_px / 2.0, cam.native_height_px / 2.0) if native else (w / 2.0, h / 2.0)
         return PhotoMeta(
             make="DJI",
             model=self.s.camera_model,
@@ -233,8 +239,8 @@ class _Flight:
             focal_35mm=focal_35mm(cam),
             # DJI writes this in pixels of the native sensor resolution; the reader rescales it.
             calibrated_focal_px=cam.focal_mm * cam.native_width_px / cam.sensor_width_mm,
-            calibrated_cx_px=cam.native_width_px / 2.0,
-            calibrated_cy_px=cam.native_height_px / 2.0,
+            calibrated_cx_px=centre[0],
+            calibrated_cy_px=centre[1],
         )
 
 

@@ -65,6 +65,24 @@ def test_our_reader_reads_back_what_was_written(nadir_flight: tuple[Path, dict[s
         )
         intr = intrinsics_for(meta)
         assert intr.focal_px == pytest.approx(manifest["camera"]["focal_px"], rel=1e-6)
+        assert (intr.cx_px, intr.cy_px) == pytest.approx(
+            (manifest["camera"]["cx_px"], manifest["camera"]["cy_px"])
+        )
+
+
+def test_a_frame_size_the_camera_never_takes_reads_back_the_centre_it_was_rendered_with(
+    tmp_path: Path,
+) -> None:
+    # 20 MP 3:2 from the 4:3 M3E: the native sensor's optical centre (2640, 1978), written as DJI writes it,
+    # is 4 % of the height off this frame's centre, close enough to pass for a lens's decentring.
+    settings = FlightSettings(
+        seed=4, frames=1, width_px=5472, height_px=3648, pitch_deg=-45.0, altitude_m=30.0
+    )
+    m = simulate_flight(tmp_path, settings)
+    intr = intrinsics_for(read_image_meta(tmp_path / m["frames"][0]["file"]))
+    assert (intr.width_px, intr.height_px) == (5472, 3648)
+    assert (intr.cx_px, intr.cy_px) == pytest.approx((m["camera"]["cx_px"], m["camera"]["cy_px"]), abs=1e-6)
+    assert intr.focal_px == pytest.approx(m["camera"]["focal_px"], rel=1e-6)
 
 
 def test_gps_noise_moves_only_the_written_position(tmp_path: Path) -> None:

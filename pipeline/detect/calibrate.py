@@ -37,14 +37,14 @@ class Choice:
         return asdict(self)
 
 
-def choose_min_score(
+def score_curve(
     class_name: str, groups: Sequence[Group], tolerance_m: float, grid: Sequence[float] = GRID
-) -> Choice:
-    """The threshold for one class with the best object-level F1 over `groups` (detections, truth).
+) -> list[Choice]:
+    """One row per candidate threshold for one class: recall, precision and F1 of what scores at or above
+    it (`patrol calibrate --table`; the ground a threshold is chosen on, shown whole).
 
-    ModelError when the flights cannot say: no labelled object of the class, or none found at any score.
-    """
-    best: Choice | None = None
+    ModelError when the flights label no object of the class."""
+    rows = []
     for t in grid:
         kept = [(tuple(d for d in dets if d.score >= t), truth) for dets, truth in groups]
         s = score_class(class_name, kept, tolerance_m)
@@ -53,7 +53,19 @@ def choose_min_score(
         recall, precision = s.recall, s.precision
         f1 = 2 * recall * precision / (recall + precision) if recall and precision else 0.0
         judged = s.true_positives + s.false_positives
-        choice = Choice(class_name, t, recall, precision, round(f1, 4), s.truth, judged)
+        rows.append(Choice(class_name, t, recall, precision, round(f1, 4), s.truth, judged))
+    return rows
+
+
+def choose_min_score(
+    class_name: str, groups: Sequence[Group], tolerance_m: float, grid: Sequence[float] = GRID
+) -> Choice:
+    """The threshold for one class with the best object-level F1 over `groups` (detections, truth).
+
+    ModelError when the flights cannot say: no labelled object of the class, or none found at any score.
+    """
+    best: Choice | None = None
+    for choice in score_curve(class_name, groups, tolerance_m, grid):
         if best is None or choice.f1 > best.f1:
             best = choice
     if best is None or best.f1 == 0.0:

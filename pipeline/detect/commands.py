@@ -186,7 +186,7 @@ def _report(label: str, runs: list[Any], classes: tuple[str, ...], args: argpars
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from pipeline.detect.backends import open_detector
-    from pipeline.detect.calibrate import GRID, calibrate
+    from pipeline.detect.calibrate import GRID, calibrate, score_curve
     from pipeline.detect.detector import DetectSettings
     from pipeline.detect.evaluate import run_flight
     from pipeline.detect.model import default_model_path, load_model_spec
@@ -202,7 +202,19 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         for line in run.errors:
             _warn("error", line)
         runs.append(run)
-    choices = calibrate(detector.classes, [(r.detections, r.truth) for r in runs], args.tolerance)
+    groups = [(r.detections, r.truth) for r in runs]
+    if args.table:
+        for name in detector.classes:
+            for row in score_curve(name, groups, args.tolerance):
+                if args.json:
+                    _emit({"row": "threshold", **row.as_dict()})
+                else:
+                    recall, precision = row.recall or 0.0, row.precision or 0.0
+                    print(
+                        f"{name} at {row.min_score:.2f}: recall {recall:.3f}, precision {precision:.3f}, "
+                        f"F1 {row.f1:.3f} ({row.detections} detections, {row.truth} objects)"
+                    )
+    choices = calibrate(detector.classes, groups, args.tolerance)
     for c in choices:
         if args.json:
             _emit(c.as_dict())
@@ -263,5 +275,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--threads", type=int, default=None, metavar="N")
     p.add_argument("--tolerance", type=float, default=2.0, metavar="M", help="as for evaluate (default 2 m)")
     p.add_argument("--write", action="store_true", help="store the scores in the model card as min_score")
-    p.add_argument("--json", action="store_true", help="one JSON object per class")
+    p.add_argument(
+        "--table", action="store_true", help="first recall, precision and F1 of each class at every threshold"
+    )
+    p.add_argument("--json", action="store_true", help="one JSON object per class (and table row)")
     p.set_defaults(func=cmd_calibrate)

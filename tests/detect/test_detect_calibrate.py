@@ -12,7 +12,7 @@ from detect_fakes import ColourDetector, canvas, draw
 from detect_helpers import view
 
 from pipeline.cli import main
-from pipeline.detect.calibrate import choose_min_score
+from pipeline.detect.calibrate import choose_min_score, score_curve
 from pipeline.detect.detector import DetectSettings, detect_frame
 from pipeline.detect.evaluate import TruthObject
 from pipeline.detect.model import SHIPPED_MODEL, load_model_spec
@@ -47,6 +47,17 @@ def test_the_threshold_with_the_best_object_level_f1_wins() -> None:
     # At 0.55 and 0.6 alike: A and B found, nothing false (F1 0.8); the lower one is kept.
     assert choice.min_score == 0.55 and choice.recall == pytest.approx(2 / 3) and choice.precision == 1.0
     assert choice.f1 == 0.8 and choice.truth == 3 and choice.detections == 2
+    # The whole curve, by hand: at 0.65 only A (1 of 3, nothing false); at 0.35 A and B against the 0.5 and
+    # 0.4 false ones; at 0.05 all three against four false ones.
+    curve = {
+        c.min_score: c for c in score_curve("illegal_construction", [(found + false + ignored, truth)], 2.0)
+    }
+    assert (curve[0.65].recall, curve[0.65].precision) == pytest.approx((1 / 3, 1.0))
+    assert (curve[0.35].recall, curve[0.35].precision, curve[0.35].detections) == pytest.approx(
+        (2 / 3, 0.5, 4)
+    )
+    assert (curve[0.05].recall, curve[0.05].precision) == pytest.approx((1.0, 3 / 7))
+    assert curve[0.9].recall == pytest.approx(1 / 3) and curve[0.9].f1 == 0.5
     with pytest.raises(ModelError, match="cannot calibrate garbage_pile: the flights label none"):
         choose_min_score("garbage_pile", [(found, truth)], 2.0)
     with pytest.raises(ModelError, match="no detection finds one"):
@@ -91,13 +102,20 @@ def test_calibrate_writes_the_minimums_into_a_model_card(
     raw.pop("min_score", None)
     card = tmp_path / "card.json"
     card.write_text(json.dumps(raw))
-    code = main(["calibrate", str(SAMPLES / "nadir_mapping"), "--model", str(card), "--write", "--json"])
+    args = ["calibrate", str(SAMPLES / "nadir_mapping"), "--model", str(card), "--write", "--json", "--table"]
+    code = main(args)
     out, err = capsys.readouterr()
     if model_card != SHIPPED_MODEL:  # the untrained stand-in finds nothing: it cannot be calibrated
         assert code == 2 and "cannot calibrate" in err and "\n" not in err.strip()
         return
     assert code == 0, err
-    rows = [json.loads(line) for line in out.splitlines()]
+    lines = [json.loads(line) for line in out.splitlines()]
+    rows = [r for r in lines if "row" not in r]
+    table = [r for r in lines if r.get("row") == "threshold"]
+    for r in rows:  # the choice is the table's best F1 for its class, at the lowest threshold among equals
+        curve = [t for t in table if t["class_name"] == r["class_name"]]
+        assert len(curve) == 18 and max(t["f1"] for t in curve) == r["f1"]
+        assert min(t["min_score"] for t in curve if t["f1"] == r["f1"]) == r["min_score"]
     assert [r["class_name"] for r in rows] == ["illegal_construction", "garbage_pile"]
     spec = load_model_spec(card)
     assert spec.min_score == tuple(r["min_score"] for r in rows)

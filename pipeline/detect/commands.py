@@ -158,7 +158,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _report(label: str, runs: list[Any], classes: tuple[str, ...], args: argparse.Namespace) -> None:
-    from pipeline.detect.evaluate import score_all
+    from pipeline.detect.evaluate import recall_by_kind, score_all
 
     groups = [(r.detections, r.truth) for r in runs]
     frames = sum(r.frames for r in runs)
@@ -182,6 +182,14 @@ def _report(label: str, runs: list[Any], classes: tuple[str, ...], args: argpars
                 f"false/frame {record['false_per_frame']} "
                 f"({frames} frames, {record['seconds_per_frame']} s/frame)"
             )
+    if not args.by_kind:
+        return
+    for k in recall_by_kind(groups, args.tolerance):
+        if args.json:
+            _emit({"flight": label, **k.as_dict()})
+        else:
+            recall = "-" if k.recall is None else f"{k.recall:.3f}"
+            print(f"{label} {k.class_name} / {k.kind or '(no kind)'}: recall {recall} ({k.found}/{k.truth})")
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
@@ -261,6 +269,9 @@ def register(subparsers: Any) -> None:
         default=2.0,
         metavar="M",
         help="a detection this close to a truth footprint finds it (default 2 m)",
+    )
+    p.add_argument(
+        "--by-kind", action="store_true", help="also recall per kind of object (blue shed, wall shack, ...)"
     )
     _model_args(p)
     _common(p)

@@ -51,6 +51,7 @@ class TruthObject:
     labelled: bool  # some frame labels it: a detector is asked to find it
     frames: tuple[str, ...] = ()  # the frames that label it (file names, "VIDEO#k" for video frames)
     in_range: bool = True  # seen within the search range in one of those frames
+    kind: str = ""  # what it is within its class (the simulator's truth `kind`: blue_shed, wall_shack, ...)
 
 
 @dataclass(frozen=True)
@@ -103,9 +104,8 @@ def load_truth(path: Path, prefix: str = "") -> list[TruthObject]:
             if len(ring) > 1 and ring[0] == ring[-1]:
                 ring = ring[:-1]
             frames = tuple(str(x) for x in props.get("frames") or ())
-            out.append(
-                TruthObject(f"{prefix}{props['id']}", str(props["class"]), tuple(ring), bool(frames), frames)
-            )
+            key, cls, kind = f"{prefix}{props['id']}", str(props["class"]), str(props.get("kind") or "")
+            out.append(TruthObject(key, cls, tuple(ring), bool(frames), frames, kind=kind))
     except FileNotFoundError:
         raise PipelineError("no truth.geojson (not a simulated flight?)", str(path)) from None
     except (OSError, ValueError, KeyError, TypeError, IndexError) as err:
@@ -209,6 +209,46 @@ def score_class(class_name: str, groups: Sequence[Group], tolerance_m: float) ->
         average_precision(ranked, wanted) if wanted else None,
         beyond,
     )
+
+
+@dataclass(frozen=True)
+class KindRecall:
+    class_name: str
+    kind: str
+    truth: int  # labelled objects of this kind in searched rows
+    found: int
+
+    @property
+    def recall(self) -> float | None:
+        return self.found / self.truth if self.truth else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "class": self.class_name,
+            "kind": self.kind,
+            "truth": self.truth,
+            "found": self.found,
+            "recall": None if self.recall is None else round(self.recall, 4),
+        }
+
+
+def recall_by_kind(groups: Sequence[Group], tolerance_m: float) -> list[KindRecall]:
+    """Recall per class and kind of object, the same matching as score_class: which targets a model
+    misses (the wall shacks, the pale rooftop add-ons), not only how many. Objects without a kind are
+    counted under ""."""
+    wanted: dict[tuple[str, str], set[str]] = {}
+    found: dict[tuple[str, str], set[str]] = {}
+    for detections, truth in groups:
+        for o in truth:
+            if o.labelled and o.in_range:
+                wanted.setdefault((o.class_name, o.kind), set()).add(o.key)
+        for det in detections:
+            obj = match(det, truth, tolerance_m)
+            if obj is not None and obj.labelled and obj.in_range:
+                found.setdefault((obj.class_name, obj.kind), set()).add(obj.key)
+    return [
+        KindRecall(c, k, len(keys), len(found.get((c, k), ()))) for (c, k), keys in sorted(wanted.items())
+    ]
 
 
 def score_all(classes: Sequence[str], groups: Sequence[Group], tolerance_m: float) -> list[ClassScore]:

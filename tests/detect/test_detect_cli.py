@@ -89,9 +89,15 @@ def test_evaluate_json_has_a_row_per_class_and_one_for_all(
     capsys: pytest.CaptureFixture[str], model_card: Path
 ):
     flight = SAMPLES / "nadir_mapping"
-    code, out, err = _run(capsys, "evaluate", str(flight), "--model", str(model_card), "--json")
+    code, out, err = _run(capsys, "evaluate", str(flight), "--model", str(model_card), "--json", "--by-kind")
     assert code == 0 and err == []
-    rows = [json.loads(line) for line in out]
+    lines = [json.loads(line) for line in out]
+    rows = [r for r in lines if "kind" not in r]
+    for cls in ("illegal_construction", "garbage_pile"):  # the kinds of a class add up to it
+        kinds = [r for r in lines if "kind" in r and r["class"] == cls]
+        whole = next(r for r in rows if r["class"] == cls)
+        assert kinds and sum(k["truth"] for k in kinds) == whole["truth"]
+        assert sum(k["found"] for k in kinds) == whole["found"]
     assert [r["class"] for r in rows] == ["illegal_construction", "garbage_pile", "all"]
     for r in rows:
         assert set(r) >= EVALUATE_FIELDS and r["frames"] == 8 and r["flight"] == str(flight)

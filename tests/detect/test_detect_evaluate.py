@@ -19,6 +19,7 @@ from pipeline.detect.evaluate import (
     distance_to_polygon_m,
     load_truth,
     mark_range,
+    recall_by_kind,
     score_all,
     score_class,
 )
@@ -165,3 +166,26 @@ def test_perfect_boxes_through_the_photos_metadata_find_every_target(flight: str
     total = score_all(CLASSES, [(dets, truth)], tolerance_m=2.0)[-1]
     assert total.truth > 10
     assert total.recall == 1.0 and total.precision == 1.0 and total.ap == pytest.approx(1.0)
+
+
+def test_recall_is_told_per_kind_of_object_and_a_sample_flights_kinds_are_read():
+    shed = ("illegal_construction", "blue_shed")
+    truth = [
+        TruthObject("s1", shed[0], _square(0, 0, 2.0), True, kind=shed[1]),
+        TruthObject("s2", shed[0], _square(20, 0, 2.0), True, kind=shed[1]),
+        TruthObject("w1", shed[0], _square(40, 0, 2.0), True, kind="wall_shack"),
+        TruthObject("w2", shed[0], _square(60, 0, 2.0), False, kind="wall_shack"),  # no frame labels it
+        TruthObject("g1", "garbage_pile", _square(80, 0, 1.0), True, kind="garbage_pile"),
+    ]
+    found = [
+        _det(shed[0], 0, 0),
+        _det(shed[0], 0.5, 0),  # s1 again: one object, found once
+        _det(shed[0], 60, 0),  # finds the unlabelled one: not asked for
+        _det("garbage_pile", 40, 0),  # a wall shack boxed as the wrong class finds nothing
+        _det(shed[0], 200, 0),  # false
+    ]
+    rows = {(r.class_name, r.kind): (r.found, r.truth) for r in recall_by_kind([(found, truth)], 2.0)}
+    assert rows == {shed: (1, 2), (shed[0], "wall_shack"): (0, 1), ("garbage_pile", "garbage_pile"): (0, 1)}
+    flight = SAMPLES / "nadir_mapping"
+    kinds = {json.loads((flight / "truth.geojson").read_text())["features"][0]["properties"]["kind"]}
+    assert kinds <= {o.kind for o in load_truth(flight / "truth.geojson")} and "" not in kinds

@@ -57,15 +57,11 @@ def score_curve(
     return rows
 
 
-def choose_min_score(
-    class_name: str, groups: Sequence[Group], tolerance_m: float, grid: Sequence[float] = GRID
-) -> Choice:
-    """The threshold for one class with the best object-level F1 over `groups` (detections, truth).
-
-    ModelError when the flights cannot say: no labelled object of the class, or none found at any score.
-    """
+def best_f1(class_name: str, curve: Sequence[Choice]) -> Choice:
+    """The row of a score_curve with the best F1, the lowest threshold among equals; ModelError when the
+    class is found at no score."""
     best: Choice | None = None
-    for choice in score_curve(class_name, groups, tolerance_m, grid):
+    for choice in curve:
         if best is None or choice.f1 > best.f1:
             best = choice
     if best is None or best.f1 == 0.0:
@@ -73,5 +69,11 @@ def choose_min_score(
     return best
 
 
-def calibrate(classes: Sequence[str], groups: Sequence[Group], tolerance_m: float) -> list[Choice]:
-    return [choose_min_score(c, groups, tolerance_m) for c in classes]
+def choose_min_score(
+    class_name: str, groups: Sequence[Group], tolerance_m: float, grid: Sequence[float] = GRID
+) -> Choice:
+    """The threshold for one class with the best object-level F1 over `groups` (detections, truth).
+
+    ModelError when the flights cannot say: no labelled object of the class, or none found at any score.
+    """
+    return best_f1(class_name, score_curve(class_name, groups, tolerance_m, grid))

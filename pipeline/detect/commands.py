@@ -194,7 +194,7 @@ def _report(label: str, runs: list[Any], classes: tuple[str, ...], args: argpars
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from pipeline.detect.backends import open_detector
-    from pipeline.detect.calibrate import GRID, calibrate, score_curve
+    from pipeline.detect.calibrate import GRID, best_f1, score_curve
     from pipeline.detect.detector import DetectSettings
     from pipeline.detect.evaluate import run_flight
     from pipeline.detect.model import default_model_path, load_model_spec
@@ -211,18 +211,18 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
             _warn("error", line)
         runs.append(run)
     groups = [(r.detections, r.truth) for r in runs]
-    if args.table:
-        for name in detector.classes:
-            for row in score_curve(name, groups, args.tolerance):
-                if args.json:
-                    _emit({"row": "threshold", **row.as_dict()})
-                else:
-                    recall, precision = row.recall or 0.0, row.precision or 0.0
-                    print(
-                        f"{name} at {row.min_score:.2f}: recall {recall:.3f}, precision {precision:.3f}, "
-                        f"F1 {row.f1:.3f} ({row.detections} detections, {row.truth} objects)"
-                    )
-    choices = calibrate(detector.classes, groups, args.tolerance)
+    curves = {name: score_curve(name, groups, args.tolerance) for name in detector.classes}
+    for name, curve in curves.items() if args.table else ():
+        for row in curve:
+            if args.json:
+                _emit({"row": "threshold", **row.as_dict()})
+            else:
+                recall, precision = row.recall or 0.0, row.precision or 0.0
+                print(
+                    f"{name} at {row.min_score:.2f}: recall {recall:.3f}, precision {precision:.3f}, "
+                    f"F1 {row.f1:.3f} ({row.detections} detections, {row.truth} objects)"
+                )
+    choices = [best_f1(name, curve) for name, curve in curves.items()]
     for c in choices:
         if args.json:
             _emit(c.as_dict())

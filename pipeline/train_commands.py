@@ -50,6 +50,13 @@ def register(sub: Any) -> None:
         "--freeze", type=int, default=0, metavar="N", help="keep the first N layers as initialised"
     )
     p.add_argument(
+        "--lr0",
+        type=float,
+        default=None,
+        metavar="RATE",
+        help="fine-tune at this learning rate (AdamW; e.g. 0.0005 continuing --init); default: ultralytics'",
+    )
+    p.add_argument(
         "--real",
         default=None,
         metavar="DIR",
@@ -115,6 +122,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         or args.test_flights < 1
         or args.hard_negatives < 0
         or args.freeze < 0
+        or (args.lr0 is not None and not 0 < args.lr0 < 1)
         or args.real_negatives < 0
         or args.composites < 0
         or args.litter < 0
@@ -125,7 +133,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     ):
         raise ModelError(
             "epochs and flight/frame counts must be at least 1; hard negatives, freeze, real negatives, "
-            "composites, fallback negatives, mined tiles, thumbs and litter not below 0"
+            "composites, fallback negatives, mined tiles, thumbs and litter not below 0; --lr0 within (0, 1)"
         )
     if (args.mine or args.mine_simulated) and (args.miner is None or args.real is None):
         raise ModelError("--mine needs --real (the frames to mine) and --miner (the model card to mine with)")
@@ -146,6 +154,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         init=args.init,
         transfer=args.transfer,
         freeze=args.freeze,
+        lr0=args.lr0,
         arch=args.arch,
         real_root=args.real,
         real_negatives=args.real_negatives,
@@ -196,6 +205,8 @@ def plan_command(plan: Any) -> str:
         parts.append(f"--arch {plan.arch}")
     if plan.freeze:
         parts.append(f"--freeze {plan.freeze}")
+    if plan.lr0 is not None:
+        parts.append(f"--lr0 {plan.lr0:g}")
     if plan.real_root is not None:
         parts.append(f"--real {shlex.quote(plan.real_root)}")
         parts.append(f"--real-negatives {plan.real_negatives} --composites {plan.composites}")

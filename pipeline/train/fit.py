@@ -49,6 +49,9 @@ class FitSettings:
     # task or class count: the DOTA OBB model gives its backbone and neck, not its heads).
     transfer: str | None = None
     freeze: int = 0  # ultralytics `freeze`: the first N modules keep their initial weights
+    # A fine-tuning rate for AdamW. None leaves ultralytics' "auto" (for runs this short AdamW at
+    # 0.002 * 5 / (4 + classes) = 0.0017): a continued round then moves the weights as hard as a fresh run.
+    lr0: float | None = None
 
 
 def model_source(s: FitSettings) -> str:
@@ -98,6 +101,10 @@ def fit(data_yaml: Path, run_dir: Path, s: FitSettings) -> FitResult:
         del args[ours]
     if s.freeze == 0:
         del args["freeze"]
+    if s.lr0 is None:
+        del args["lr0"]
+    else:
+        args.update(optimizer="AdamW", warmup_bias_lr=0.0)  # biases warm up from 0, as "auto" has them
     if s.transfer is not None:
         pretrained: str | bool = str(Path(s.transfer).resolve())
     else:

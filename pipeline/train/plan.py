@@ -36,6 +36,7 @@ class TrainPlan:
     # DOTA's OBB model: backbone and neck), instead of continuing `init`.
     transfer: str | None = None
     freeze: int = 0  # the first N layers stay as initialised
+    lr0: float | None = None  # a fine-tuning rate (AdamW); None: ultralytics' own choice
     arch: str = "yolov8n"  # pipeline.train.fit.ARCHITECTURES (a continued run keeps its weights' own)
     real_root: str | None = None  # real scenery (../shared/real_aerial): negatives and composites
     real_negatives: int = 600
@@ -103,6 +104,7 @@ class TrainPlan:
             transfer=self.transfer,
             freeze=self.freeze,
             arch=self.arch,
+            lr0=self.lr0,
         )
 
     def as_dict(self) -> dict[str, Any]:

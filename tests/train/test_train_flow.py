@@ -33,6 +33,8 @@ def test_plan_command_spells_out_every_setting() -> None:
     )
     tuned = TrainPlan(out_dir="var/train/v2", epochs=2, hard_negatives=0.0, init="var/init/old model.pt")
     assert plan_command(tuned).endswith("--hard-negatives 0 --init 'var/init/old model.pt'")
+    gentle = TrainPlan(out_dir="var/train/v2", init="old.pt", lr0=0.0005)
+    assert plan_command(gentle).endswith("--init old.pt --lr0 0.0005")
 
 
 def test_missing_initial_weights_are_a_one_line_error(
@@ -86,15 +88,21 @@ def test_train_flow_builds_trains_evaluates_and_ships(
         assert (tmp_path / "models" / card["onnx"]).is_file()
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["plan"]["epochs"] == 1
 
-    # Continuing from those weights (--init): one more epoch moves them a little, not back to random.
+    # Continuing from those weights (--init), at a fine-tuning rate: one more epoch moves them a little, not
+    # back to random.
     from dataclasses import replace
 
     import torch
 
     # Another seed: from scratch, it would start (and after one epoch, end) far from the first run.
-    tuned = replace(plan, out_dir=str(tmp_path / "tuned"), init=str(weights), seed=1, ship_to=None)
+    tuned = replace(
+        plan, out_dir=str(tmp_path / "tuned"), init=str(weights), seed=1, ship_to=None, lr0=0.0005
+    )
     again = train_flow(tuned, command="patrol train (test, tuned)")
     assert again["fit"]["epochs_done"] == 1
+    # What ultralytics itself recorded it trained with: the fine-tuning rate, not its "auto" choice.
+    recorded = torch.load(again["fit"]["last"], map_location="cpu", weights_only=False)["train_args"]
+    assert (recorded["optimizer"], recorded["lr0"], recorded["warmup_bias_lr"]) == ("AdamW", 0.0005, 0.0)
 
     def first_conv(path: str | Path) -> torch.Tensor:
         ckpt = torch.load(path, map_location="cpu", weights_only=False)

@@ -14,7 +14,7 @@ from prefect import flow, task
 
 from pipeline.train.dataset import build_split, write_data_yaml
 from pipeline.train.evaluate import evaluate
-from pipeline.train.extra import add_extra
+from pipeline.train.extra import Holdout, add_extra
 from pipeline.train.fit import fit
 from pipeline.train.package import ModelInfo, ship
 from pipeline.train.plan import TrainPlan
@@ -35,9 +35,14 @@ def real_task(plan: TrainPlan) -> dict[str, Any]:
     return build_real(plan.dataset_dir, "train", recipe)
 
 
+# The review flights `--extra-holdout` keeps out of training, cut into a split of their own.
+EXTRA_HELD_OUT = "extra_held_out"
+
+
 @task(name="extra-data")
-def extra_task(plan: TrainPlan) -> dict[str, Any]:
-    return add_extra(plan.dataset_dir, "train", plan.extra, plan.recipe("train"))
+def extra_task(plan: TrainPlan, held: bool = False) -> dict[str, Any]:
+    split, recipe = (EXTRA_HELD_OUT, plan.recipe("test")) if held else ("train", plan.recipe("train"))
+    return add_extra(plan.dataset_dir, split, plan.extra, recipe, holdout=Holdout(plan.extra_holdout, held))
 
 
 @task(name="fit")
@@ -52,8 +57,10 @@ def fit_task(plan: TrainPlan, data_yaml: Path) -> dict[str, Any]:
 
 
 @task(name="evaluate")
-def evaluate_task(plan: TrainPlan, weights: Path, data_yaml: Path) -> dict[str, Any]:
-    return evaluate(weights, data_yaml, "test", plan.imgsz, plan.batch).as_dict()
+def evaluate_task(
+    plan: TrainPlan, weights: Path, data_yaml: Path, folder: str | None = None
+) -> dict[str, Any]:
+    return evaluate(weights, data_yaml, "test", plan.imgsz, plan.batch, folder).as_dict()
 
 
 @task(name="ship")
@@ -95,14 +102,22 @@ def train_flow(plan: TrainPlan, command: str = "") -> dict[str, Any]:
     if plan.real_root is not None:
         splits["real"] = real_task(plan)
     splits["extra"] = extra_task(plan)
-    data_yaml = write_data_yaml(
-        plan.dataset_dir, {"train": "images/train", "val": "images/val", "test": "images/test"}
-    )
+    if plan.extra and plan.extra_holdout:
+        splits[EXTRA_HELD_OUT] = extra_task(plan, held=True)
+    folders = {"train": "images/train", "val": "images/val", "test": "images/test"}
+    data_yaml = write_data_yaml(plan.dataset_dir, folders)
     fitted = fit_task(plan, data_yaml)
     best = Path(fitted["best"])
     metrics = evaluate_task(plan, best, data_yaml)
     summary: dict[str, Any] = {"plan": plan.as_dict(), "splits": splits, "fit": fitted, "held_out": metrics}
+    card_metrics = metrics
+    if splits.get(EXTRA_HELD_OUT, {}).get("tiles"):
+        folder = f"images/{EXTRA_HELD_OUT}"
+        # ultralytics validates only a data file's own split names: a second file names these tiles "test".
+        held_yaml = write_data_yaml(plan.dataset_dir, {**folders, "test": folder}, f"{EXTRA_HELD_OUT}.yaml")
+        summary["held_out_extra"] = evaluate_task(plan, best, held_yaml, folder)
+        card_metrics = {**metrics, "review_held_out": summary["held_out_extra"]}
     if plan.ship_to is not None:
-        summary["shipped"] = ship_task(plan, best, command, metrics)
+        summary["shipped"] = ship_task(plan, best, command, card_metrics)
     Path(plan.out_dir, "summary.json").write_text(json.dumps(summary, indent=1, default=str))
     return summary

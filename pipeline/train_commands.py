@@ -105,6 +105,13 @@ def register(sub: Any) -> None:
         metavar="DIR",
         help="a YOLO dataset to add to training (patrol export-training output); repeatable",
     )
+    p.add_argument(
+        "--extra-holdout",
+        type=float,
+        default=0.0,
+        metavar="F",
+        help="keep about this share of the --extra flights out of training and report the model on them",
+    )
     p.add_argument("--ship", default=None, metavar="MODELS_DIR", help="write patrol-det.* into this folder")
     p.add_argument("--json", action="store_true", help="print the run summary as one JSON object")
     p.add_argument("--db", default=None, help=argparse.SUPPRESS)
@@ -130,11 +137,15 @@ def cmd_train(args: argparse.Namespace) -> int:
         or args.thumbs < 0
         or args.mine < 0
         or args.mine_simulated < 0
+        or not 0 <= args.extra_holdout < 1
     ):
         raise ModelError(
             "epochs and flight/frame counts must be at least 1; hard negatives, freeze, real negatives, "
-            "composites, fallback negatives, mined tiles, thumbs and litter not below 0; --lr0 within (0, 1)"
+            "composites, fallback negatives, mined tiles, thumbs and litter not below 0; "
+            "--lr0 within (0, 1); --extra-holdout within [0, 1)"
         )
+    if args.extra_holdout and not args.extra:
+        raise ModelError("--extra-holdout holds out flights of the --extra datasets: give at least one")
     if (args.mine or args.mine_simulated) and (args.miner is None or args.real is None):
         raise ModelError("--mine needs --real (the frames to mine) and --miner (the model card to mine with)")
     plan = TrainPlan(
@@ -166,6 +177,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         mined_simulated=args.mine_simulated,
         miner=args.miner,
         extra=tuple(args.extra),
+        extra_holdout=args.extra_holdout,
         ship_to=args.ship,
     )
     plan.recipe("train").check()
@@ -223,6 +235,8 @@ def plan_command(plan: Any) -> str:
         if plan.mined or plan.mined_simulated:
             parts.append(f"--miner {shlex.quote(str(plan.miner))}")
     parts += [f"--extra {shlex.quote(d)}" for d in plan.extra]
+    if plan.extra_holdout:
+        parts.append(f"--extra-holdout {plan.extra_holdout:g}")
     if plan.ship_to is not None:
         parts.append(f"--ship {shlex.quote(plan.ship_to)}")
     return " ".join(parts)
@@ -232,12 +246,23 @@ def _print(summary: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print(json.dumps(summary, ensure_ascii=False, default=str), flush=True)
         return
-    fit, held = summary["fit"], summary["held_out"]
+    fit = summary["fit"]
     print(f"trained {fit['epochs_done']} epochs in {fit['seconds']:.0f} s: {fit['best']}")
-    print(f"held-out tiles: mAP50 {held['map50']:.3f}  mAP50-95 {held['map50_95']:.3f}")
+    _print_metrics("held-out tiles", summary["held_out"])
+    held = summary["splits"].get("extra_held_out")
+    if held is not None:
+        title = f"held-out review flights ({held['flights_cut']} of {held['flights']})"
+        if "held_out_extra" in summary:
+            _print_metrics(title, summary["held_out_extra"])
+        else:
+            print(f"{title}: no tiles to validate on (too few flights to hold one out)")
+    if "shipped" in summary:
+        print(f"shipped to {summary['plan']['ship_to']}")
+
+
+def _print_metrics(title: str, held: dict[str, Any]) -> None:
+    print(f"{title}: mAP50 {held['map50']:.3f}  mAP50-95 {held['map50_95']:.3f}  ({held['images']} tiles)")
     for c in held["per_class"]:
         print(
             f"  {c['cls']:<22} mAP50 {c['map50']:.3f}  mAP50-95 {c['map50_95']:.3f}  ({c['instances']} boxes)"
         )
-    if "shipped" in summary:
-        print(f"shipped to {summary['plan']['ship_to']}")

@@ -190,12 +190,13 @@ def build_split(out_dir: Path, split: str, recipe: DatasetRecipe, workers: int =
     return summary
 
 
-def write_data_yaml(out_dir: Path, splits: dict[str, str]) -> Path:
-    """data.yaml naming the splits (e.g. {"train": "images/train", "val": "images/val"}) and the classes."""
+def write_data_yaml(out_dir: Path, splits: dict[str, str], name: str = "data.yaml") -> Path:
+    """A data file (`name`, in `out_dir`) naming the splits (e.g. {"train": "images/train", "val":
+    "images/val"}) and the classes."""
     lines = [f"path: {out_dir.resolve()}"]
     lines += [f"{name}: {folder}" for name, folder in splits.items()]
     lines.append("names:")
     lines += [f"  {k}: {c}" for k, c in enumerate(CLASSES)]
-    path = out_dir / "data.yaml"
+    path = out_dir / name
     path.write_text("\n".join(lines) + "\n")
     return path

@@ -37,8 +37,11 @@ class Evaluation:
         return asdict(self)
 
 
-def evaluate(weights: Path, data_yaml: Path, split: str, imgsz: int, batch: int = 32) -> Evaluation:
-    """Validate `weights` on `split` of `data_yaml` (conf 0.001, IoU 0.7: ultralytics' mAP protocol)."""
+def evaluate(
+    weights: Path, data_yaml: Path, split: str, imgsz: int, batch: int = 32, folder: str | None = None
+) -> Evaluation:
+    """Validate `weights` on `split` of `data_yaml` (conf 0.001, IoU 0.7: ultralytics' mAP protocol), whose
+    images are in `folder` beside data.yaml (default images/{split}, as our datasets keep them)."""
     from pipeline.detect.offline import quiet_ultralytics
 
     quiet_ultralytics()
@@ -61,6 +64,8 @@ def evaluate(weights: Path, data_yaml: Path, split: str, imgsz: int, batch: int 
             p = r = ap50 = ap = 0.0
         n = counts[c] if c < len(counts) else 0
         per_class.append(ClassMetrics(name, n, round(p, 4), round(r, 4), round(ap50, 4), round(ap, 4)))
-    # Our datasets keep each split's images in images/{split} beside data.yaml.
-    images = len(list((data_yaml.parent / "images" / split).glob("*.png")))
-    return Evaluation(split, images, round(float(box.map50), 4), round(float(box.map), 4), tuple(per_class))
+    where = data_yaml.parent / (folder or f"images/{split}")
+    images = len(list(where.glob("*.png")))
+    return Evaluation(
+        where.name, images, round(float(box.map50), 4), round(float(box.map), 4), tuple(per_class)
+    )

@@ -13,13 +13,18 @@ rescaled the way detection rescales it and cut into tiles:
 Every tile holding a confirmed box is kept. Of the tiles without one, those showing a sighting staff
 rejected (export.json lists them) are kept as hard negatives, and at most `negatives_per_frame` others at
 random: a confirmed frame is mostly ordinary ground the simulated and real negatives already cover.
+
+`patrol train --extra-holdout F` keeps about a share F of each export's flights out of training and cuts
+them, the same way, into a validation split of their own: the model card's numbers on real reviewed frames.
+Whole flights are held out, never single frames, since neighbouring frames show the same objects.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import cv2
@@ -117,19 +122,62 @@ def frame_tiles(
     return keep + [rest[int(i)] for i in sorted(picked)]
 
 
-def _rejected_boxes(dataset: Path) -> dict[str, list[tuple[float, float, float, float]]]:
-    """Image name -> the rejected sightings' boxes in its pixels, from export.json (absent: none known)."""
+def _export_record(dataset: Path) -> dict[str, tuple[str, list[tuple[float, float, float, float]]]]:
+    """Image name -> (the flight it came from, the rejected sightings' boxes in its pixels), from
+    export.json (absent: each image its own flight, no rejected sightings known)."""
     record = dataset / "export.json"
     if not record.is_file():
         return {}
     try:
         frames = json.loads(record.read_text(encoding="utf-8")).get("frames", [])
         return {
-            f["image"]: [(float(b[0]), float(b[1]), float(b[2]), float(b[3])) for b in f.get("rejected", [])]
+            f["image"]: (
+                flight_of(str(f.get("frame") or f["image"])),
+                [(float(b[0]), float(b[1]), float(b[2]), float(b[3])) for b in f.get("rejected", [])],
+            )
             for f in frames
         }
     except (ValueError, TypeError, KeyError, AttributeError):
         raise ModelError("export.json is not an export-training record", str(record)) from None
+
+
+def flight_of(frame_path: str) -> str:
+    """The flight a frame belongs to: its folder (a flight is one folder of photos, `patrol process`'s
+    input), or the frame itself when it names no folder. Frames of one flight see the same objects from
+    a few metres apart, so they are held out together or not at all."""
+    parent = PurePosixPath(frame_path.replace("\\", "/")).parent
+    return str(parent) if str(parent) not in ("", ".") else frame_path
+
+
+def held_out_flights(flights: set[str], share: float) -> frozenset[str]:
+    """The flights kept out of training for validation, about `share` of them.
+
+    A flight is held out when a hash of its name falls below `share`, so the choice does not depend on the
+    other flights: exporting again after more flights keeps every earlier flight on its side. With two or
+    more flights, at least one is held out and at least one trains (the lowest or highest hash moved)."""
+    if share <= 0 or not flights:
+        return frozenset()
+    ranked = sorted(flights, key=lambda f: (_unit_hash(f), f))
+    held = [f for f in ranked if _unit_hash(f) < share]
+    if len(ranked) >= 2:
+        if not held:
+            held = ranked[:1]
+        elif len(held) == len(ranked):
+            held = ranked[:-1]
+    return frozenset(held)
+
+
+def _unit_hash(name: str) -> float:
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big") / 2.0**64
+
+
+@dataclass(frozen=True)
+class Holdout:
+    """Which frames of the exports a call cuts: with `share` 0, all; else the flights `held_out_flights`
+    holds out (`held` True, a validation split) or the others (`held` False, training)."""
+
+    share: float = 0.0
+    held: bool = False
 
 
 def add_extra(
@@ -138,24 +186,38 @@ def add_extra(
     datasets: tuple[str, ...],
     recipe: DatasetRecipe,
     negatives_per_frame: int = 2,
+    holdout: Holdout = Holdout(),
 ) -> dict[str, Any]:
     """Cut the frames of other YOLO datasets (`patrol export-training` output) into `extra{k}_*` tiles of a
     split; earlier extras are replaced. Returns counts: frames, cuts (a frame without a pose is cut once per
-    no-height pass), tiles, positive tiles, boxes per class, and frames cut without a pose."""
+    no-height pass), tiles, positive tiles, boxes per class, frames cut without a pose, and the flights
+    seen and cut (`holdout` chooses which flights' frames this call cuts)."""
     images, labels = out_dir / "images" / split, out_dir / "labels" / split
+    images.mkdir(parents=True, exist_ok=True)
+    labels.mkdir(parents=True, exist_ok=True)
     for old in [*images.glob("extra*_*"), *labels.glob("extra*_*")]:
         old.unlink()
     counts = {"frames": 0, "cuts": 0, "tiles": 0, "positive_tiles": 0, "unposed_frames": 0}
     boxes_per_class = [0] * len(CLASSES)
+    flights_seen, flights_cut = 0, 0
     for k, name in enumerate(datasets):
         src = Path(name)
         src_images, src_labels = src / "images" / "train", src / "labels" / "train"
         if not src_images.is_dir() or not src_labels.is_dir():
             raise ModelError("not a YOLO dataset (no images/train and labels/train)", name)
-        rejected = _rejected_boxes(src)
-        for n, path in enumerate(sorted(src_images.iterdir())):
+        record = _export_record(src)
+        frames = []
+        for path in sorted(src_images.iterdir()):
             label = src_labels / f"{path.stem}.txt"
-            if path.suffix.lower() not in IMAGE_SUFFIXES or not label.is_file():
+            if path.suffix.lower() in IMAGE_SUFFIXES and label.is_file():
+                frames.append((path, label, record.get(path.name, (path.name, []))))
+        flights = {flight for _, _, (flight, _) in frames}
+        held = held_out_flights(flights, holdout.share)
+        wanted = flights if holdout.share <= 0 else held if holdout.held else flights - held
+        flights_seen += len(flights)
+        flights_cut += len(wanted)
+        for n, (path, label, (flight, not_this)) in enumerate(frames):
+            if flight not in wanted:
                 continue
             image = cv2.imread(str(path), cv2.IMREAD_COLOR)
             if image is None:
@@ -169,7 +231,6 @@ def add_extra(
             counts["cuts"] += len(scales)
             counts["unposed_frames"] += view is None or scales[0].ratios is None
             rng = np.random.default_rng([recipe.seed, k, n, 71])
-            not_this = rejected.get(path.name, [])
             for p, scale in enumerate(scales):
                 size = (width, height)
                 chosen = frame_tiles(size, boxes, not_this, scale, recipe, negatives_per_frame, rng)
@@ -189,4 +250,6 @@ def add_extra(
         "datasets": len(datasets),
         **counts,
         "boxes": dict(zip(CLASSES, boxes_per_class, strict=True)),
+        "flights": flights_seen,
+        "flights_cut": flights_cut,
     }

@@ -48,6 +48,7 @@ class TrainPlan:
     mined_simulated: int = 0  # copies of simulated training tiles on which `miner` raises a false box
     miner: str | None = None  # the model card (JSON) that mines them
     extra: tuple[str, ...] = ()  # YOLO datasets to add to training (patrol export-training output)
+    extra_holdout: float = 0.0  # share of the extras' flights kept out of training, for validation
     ship_to: str | None = None  # a models/ folder to write patrol-det.{pt,json,onnx} into
 
     @property

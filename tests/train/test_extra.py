@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from pipeline.errors import ModelError
-from pipeline.train.extra import add_extra
+from pipeline.train.extra import Holdout, add_extra, flight_of, held_out_flights
 from pipeline.train.recipe import DatasetRecipe
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -157,3 +157,55 @@ def test_earlier_extras_are_replaced_and_bad_labels_named(tmp_path: Path) -> Non
     assert "g.txt" in str(err.value)
     with pytest.raises(ModelError, match="not a YOLO dataset"):
         add_extra(out, "train", (str(tmp_path / "nothing"),), RECIPE)
+
+
+def test_held_out_flights_are_a_share_and_each_keeps_its_side_as_flights_are_added() -> None:
+    many = {f"inbox/2026-11-{d:02d}_{k}" for d in range(1, 31) for k in range(4)}  # 120 flights
+    held = held_out_flights(many, 0.25)
+    # A quarter, give or take what 120 coin flips at 1 in 4 spread to (4 standard deviations: 4.7 each).
+    assert 30 - 19 <= len(held) <= 30 + 19
+    assert held <= many and not held_out_flights(many, 0.0)
+    # Exporting again after more flights: every earlier flight stays on the side it was on.
+    fewer = set(sorted(many)[:60])
+    assert held_out_flights(fewer, 0.25) == held & fewer
+    # Never all or none of two or more flights; one flight alone is all or nothing.
+    for share in (0.01, 0.99):
+        two = held_out_flights({"a", "b"}, share)
+        assert len(two) == 1 and two <= {"a", "b"}
+    assert len(held_out_flights({"a"}, 0.5)) in (0, 1)
+
+
+def test_a_frame_belongs_to_the_flight_folder_it_was_read_from() -> None:
+    assert flight_of("inbox/2026-11-30_east/DJI_0007.JPG") == "inbox/2026-11-30_east"
+    assert flight_of("C:\\drone\\n1\\DJI_0001.JPG") == "C:/drone/n1"
+    assert flight_of("DJI_0001.JPG") == "DJI_0001.JPG"
+
+
+def test_held_out_flights_are_cut_apart_from_training_whole(tmp_path: Path) -> None:
+    """Six frames of three flights: the training call and the held-out call cut disjoint frames that
+    together are all six, and the two frames of a flight always land on the same side."""
+    frames, entries = {}, []
+    for f in range(3):
+        for k in range(2):
+            name = f"f{f}k{k}.png"
+            frame = np.full((300, 400, 3), 40 + 30 * f, np.uint8)
+            cv2.rectangle(frame, (180, 130), (219, 169), (30, 200, 230), -1)
+            frames[name] = (frame, f"1 {200 / 400:.6f} {150 / 300:.6f} {40 / 400:.6f} {40 / 300:.6f}\n")
+            entries.append({"image": name, "frame": f"inbox/flight{f}/DJI_000{k}.JPG", "rejected": []})
+    ds = _dataset(tmp_path, frames)
+    (ds / "export.json").write_text(json.dumps({"frames": entries}))
+    out = _split(tmp_path)
+    trained = add_extra(out, "train", (str(ds),), RECIPE, holdout=Holdout(0.5, held=False))
+    held = add_extra(out, "extra_held_out", (str(ds),), RECIPE, holdout=Holdout(0.5, held=True))
+
+    def cut(split: str) -> set[str]:
+        return {p.stem.split("_")[1] for p in (out / "images" / split).glob("extra0_*.png")}
+
+    in_train, in_held = cut("train"), cut("extra_held_out")
+    assert in_train and in_held and not in_train & in_held
+    assert in_train | in_held == {Path(n).stem for n in frames}
+    for side in (in_train, in_held):
+        assert all(f"f{f}k0" in side if f"f{f}k1" in side else f"f{f}k0" not in side for f in range(3))
+    assert trained["flights"] == held["flights"] == 3
+    assert trained["flights_cut"] + held["flights_cut"] == 3
+    assert trained["frames"] + held["frames"] == 6

@@ -16,6 +16,10 @@ def test_bad_counts_are_one_line_errors(capsys: pytest.CaptureFixture[str]) -> N
     assert main(["train", "--epochs", "0"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("patrol: error:") and "at least 1" in err and "\n" not in err
+    assert main(["train", "--extra-holdout", "1"]) == 2
+    assert "--extra-holdout within [0, 1)" in capsys.readouterr().err
+    assert main(["train", "--extra-holdout", "0.2"]) == 2
+    assert "give at least one" in capsys.readouterr().err
 
 
 def test_bad_tile_size_is_refused_before_any_work(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -126,7 +130,8 @@ def test_transfer_from_another_tasks_weights_with_real_scenery_and_exported_revi
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """--transfer seeds the backbone from a 15-class OBB model (DOTA's shape) and leaves the class heads new;
-    --real adds real negatives and composites; --extra adds an exported review dataset."""
+    --real adds real negatives and composites; --extra adds an exported review dataset, and
+    --extra-holdout keeps one of its two flights out of training and reports the model on it."""
     import cv2
     import numpy as np
     import torch
@@ -142,8 +147,12 @@ def test_transfer_from_another_tasks_weights_with_real_scenery_and_exported_revi
     exported = tmp_path / "export"
     for kind in ("images", "labels"):
         (exported / kind / "train").mkdir(parents=True)
-    cv2.imwrite(str(exported / "images" / "train" / "case1.jpg"), np.full((128, 128, 3), 90, np.uint8))
-    (exported / "labels" / "train" / "case1.txt").write_text("1 0.5 0.5 0.2 0.2\n")
+    entries = []
+    for k in (1, 2):
+        cv2.imwrite(str(exported / "images" / "train" / f"case{k}.jpg"), np.full((128, 128, 3), 90, np.uint8))
+        (exported / "labels" / "train" / f"case{k}.txt").write_text("1 0.5 0.5 0.2 0.2\n")
+        entries.append({"image": f"case{k}.jpg", "frame": f"inbox/flight{k}/DJI_0001.JPG", "rejected": []})
+    (exported / "export.json").write_text(json.dumps({"frames": entries}))
     plan = TrainPlan(
         out_dir=str(tmp_path / "run"),
         epochs=1,
@@ -161,21 +170,31 @@ def test_transfer_from_another_tasks_weights_with_real_scenery_and_exported_revi
         real_negatives=6,
         composites=6,
         extra=(str(exported),),
+        extra_holdout=0.5,
     )
     assert (
         "--transfer" in plan_command(plan)
         and "--real" in plan_command(plan)
         and "--extra" in plan_command(plan)
+        and "--extra-holdout 0.5" in plan_command(plan)
     )
     summary = train_flow(plan, command="patrol train (test, transfer)")
     assert summary["splits"]["real"]["negatives"] == 6 and summary["splits"]["real"]["composites"] == 6
     extra = summary["splits"]["extra"]
     assert (extra["datasets"], extra["frames"], extra["unposed_frames"]) == (1, 1, 1)
     assert extra["positive_tiles"] >= 1 and extra["boxes"]["garbage_pile"] >= 1
-    train_images = {
-        p.name.split("_")[0] for p in (tmp_path / "run" / "dataset" / "images" / "train").iterdir()
-    }
+    dataset = tmp_path / "run" / "dataset" / "images"
+    train_images = {p.name.split("_")[0] for p in (dataset / "train").iterdir()}
     assert {"real", "comp", "extra0"} <= train_images
+    # The other flight: not trained on, cut apart and validated on.
+    held = summary["splits"]["extra_held_out"]
+    assert (held["flights"], held["flights_cut"], held["frames"]) == (2, 1, 1)
+    trained_cases = {p.name.split("_")[1] for p in (dataset / "train").glob("extra0_*")}
+    held_cases = {p.name.split("_")[1] for p in (dataset / "extra_held_out").glob("extra0_*")}
+    assert len(trained_cases) == len(held_cases) == 1 and trained_cases | held_cases == {"case1", "case2"}
+    review = summary["held_out_extra"]
+    assert review["split"] == "extra_held_out" and review["images"] == held["tiles"] >= 1
+    assert review["per_class"][1]["instances"] == held["boxes"]["garbage_pile"] >= 1
     ckpt = torch.load(summary["fit"]["last"], map_location="cpu", weights_only=False)
     trained = (ckpt["ema"] or ckpt["model"]).float().state_dict()
     theirs = source.state_dict()

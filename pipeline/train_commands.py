@@ -255,7 +255,7 @@ def _print(summary: dict[str, Any], as_json: bool) -> None:
         if "held_out_extra" in summary:
             _print_metrics(title, summary["held_out_extra"])
         else:
-            print(f"{title}: no tiles to validate on (too few flights to hold one out)")
+            print(f"{title}: no tiles to validate on (no flight held out, or none gave a tile)")
     if "shipped" in summary:
         print(f"shipped to {summary['plan']['ship_to']}")
 

@@ -190,13 +190,13 @@ def build_split(out_dir: Path, split: str, recipe: DatasetRecipe, workers: int =
     return summary
 
 
-def write_data_yaml(out_dir: Path, splits: dict[str, str], name: str = "data.yaml") -> Path:
-    """A data file (`name`, in `out_dir`) naming the splits (e.g. {"train": "images/train", "val":
+def write_data_yaml(out_dir: Path, splits: dict[str, str], file_name: str = "data.yaml") -> Path:
+    """A data file (`file_name`, in `out_dir`) naming the splits (e.g. {"train": "images/train", "val":
     "images/val"}) and the classes."""
     lines = [f"path: {out_dir.resolve()}"]
     lines += [f"{name}: {folder}" for name, folder in splits.items()]
     lines.append("names:")
     lines += [f"  {k}: {c}" for k, c in enumerate(CLASSES)]
-    path = out_dir / name
+    path = out_dir / file_name
     path.write_text("\n".join(lines) + "\n")
     return path

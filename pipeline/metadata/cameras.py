@@ -137,13 +137,13 @@ def _calibrated_focal_px(
     cal = meta.calibrated_focal_px
     if cal is None or cal <= 0.0:
         return None
-    # CalibratedFocalLength is written in the pixels of the grid the optical centre is (_native_size: the
-    # sensor's, for an image the table describes); rescale for a resized image. Where the table does not
-    # describe the image (a crop it never takes), the grid is EXIF's original size, as for the centre: the
-    # focal length and the centre stay in one grid.
+    camera = camera_for(meta.model)
+    # CalibratedFocalLength is written for the native sensor resolution; rescale for a resized image.
     long_px = max(width_px, height_px)
-    native_w, native_h = _native_size(meta, width_px, height_px, expected_px is not None)
-    scaled = cal * long_px / max(native_w, native_h, 1)
+    reference_px = (
+        camera.native_width_px if camera else max(meta.exif_width or 0, meta.exif_height or 0, long_px)
+    )
+    scaled = cal * long_px / reference_px
     if expected_px is not None:
         return scaled if 0.85 <= scaled / expected_px <= 1.15 else None
     return scaled if 30.0 <= _hfov_deg(width_px, scaled) <= 100.0 else None

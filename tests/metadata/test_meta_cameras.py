@@ -75,20 +75,6 @@ CASES: list[tuple[str, dict[str, Any], str, float]] = [
         3713.29,
     ),
     (
-        "M3E square crop the table never describes: a crop keeps the pixel pitch, so the calibrated focal",
-        {
-            "model": "M3E",
-            "width": 3956,
-            "height": 3956,
-            "exif_width": 3956,
-            "exif_height": 3956,
-            "focal_mm": 12.29,
-            "calibrated_focal_px": 3713.29,
-        },
-        "calibrated",
-        3713.29,
-    ),
-    (
         "Air 2 12 MP (binned) from the 48 MP table entry",
         {"model": "FC3170", "width": 4000, "height": 3000, "focal_mm": 4.49},
         "sensor_table",

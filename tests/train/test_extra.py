@@ -168,11 +168,11 @@ def test_held_out_flights_are_a_share_and_each_keeps_its_side_as_flights_are_add
     # Exporting again after more flights: every earlier flight stays on the side it was on.
     fewer = set(sorted(many)[:60])
     assert held_out_flights(fewer, 0.25) == held & fewer
-    # Never all or none of two or more flights; one flight alone is all or nothing.
-    for share in (0.01, 0.99):
+    # Never all or none of two or more flights; one flight alone is held out by its hash like any other.
+    for share in (1e-9, 1 - 1e-9):
         two = held_out_flights({"a", "b"}, share)
         assert len(two) == 1 and two <= {"a", "b"}
-    assert len(held_out_flights({"a"}, 0.5)) in (0, 1)
+    assert held_out_flights({"a"}, 1e-9) == frozenset() and held_out_flights({"a"}, 1 - 1e-9) == {"a"}
 
 
 def test_a_frame_belongs_to_the_flight_folder_it_was_read_from() -> None:

@@ -171,6 +171,7 @@ def test_transfer_from_another_tasks_weights_with_real_scenery_and_exported_revi
         composites=6,
         extra=(str(exported),),
         extra_holdout=0.5,
+        ship_to=str(tmp_path / "models"),
     )
     assert (
         "--transfer" in plan_command(plan)
@@ -195,6 +196,9 @@ def test_transfer_from_another_tasks_weights_with_real_scenery_and_exported_revi
     review = summary["held_out_extra"]
     assert review["split"] == "extra_held_out" and review["images"] == held["tiles"] >= 1
     assert review["per_class"][1]["instances"] == held["boxes"]["garbage_pile"] >= 1
+    card = json.loads((tmp_path / "models" / "patrol-det.json").read_text())
+    assert card["metrics"]["review_held_out"] == json.loads(json.dumps(review))
+    assert card["metrics"]["split"] == "test"
     ckpt = torch.load(summary["fit"]["last"], map_location="cpu", weights_only=False)
     trained = (ckpt["ema"] or ckpt["model"]).float().state_dict()
     theirs = source.state_dict()

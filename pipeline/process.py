@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from pipeline.detect.detector import FrameDetections
     from pipeline.detect.model import Detector
     from pipeline.ingest import LoadedFrame
-    from pipeline.types import Detection
+    from pipeline.types import Detection, ImageMeta
 
 BACKENDS = ("auto", "onnx", "torch")
 # How a photo flight's frames are searched: each frame whole, or each ground cell once at its best view with
@@ -264,13 +264,20 @@ def coverage_for(
     return FrameCoverage(frame.ref.flight_id, frame_path, seen_at_of(frame), footprint)
 
 
-def _write_still(image: np.ndarray, path: Path) -> None:
-    """A video frame that holds a detection is kept as a still: the reviewer's "full frame"."""
+def _write_still(image: np.ndarray, path: Path, meta: ImageMeta | None) -> None:
+    """A video frame that holds a detection is kept as a still: the reviewer's "full frame". Its telemetry
+    goes in as EXIF and DJI XMP, so the still read as a photo gives the camera its frame was searched with:
+    `patrol export-training` hands it to `patrol train --extra` like any photo, cut at its own scale."""
+    from pipeline.metadata.write import photo_meta, with_metadata
+
     if path.exists():
         return
     path.parent.mkdir(parents=True, exist_ok=True)
+    data = _jpeg(image, 85)
+    if meta is not None:
+        data = with_metadata(data, photo_meta(meta, image.shape[1], image.shape[0], "patrol video still"))
     tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(_jpeg(image, 85))
+    tmp.write_bytes(data)
     tmp.replace(path)
 
 
@@ -297,7 +304,7 @@ def detect_and_place(ref: FrameRef, job: ProcessJob, detector: Detector) -> tupl
     frame_path = frame_path_for(ref, data_root)
     sightings = sightings_for(frame, found.detections, frame_path, data_root)
     if sightings and ref.is_video:
-        _write_still(frame.full_image(), Path(frame_path))
+        _write_still(frame.full_image(), Path(frame_path), ref.meta)
     cover = (
         coverage_for(frame, frame_path, job.detect.max_ground_distance_m, found.searched_rows)
         if found.georeferenced

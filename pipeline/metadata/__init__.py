@@ -1,4 +1,5 @@
-"""Metadata readers: photo EXIF/XMP, DJI video telemetry (.SRT), camera intrinsics.
+"""Metadata readers: photo EXIF/XMP, DJI video telemetry (.SRT), camera intrinsics; and the writer (write.py)
+that puts a pose back into a JPEG the same readers read.
 
 The public entry points the CLI and the ingest stage call; the modules behind them are small and pure,
 with file I/O only in `read_image_meta`, `read_many` and `read_srt`.

@@ -2,8 +2,8 @@
 
 `simulate_flight(out_dir, FlightSettings(...))` is the entry point; the submodules are small and pure:
 world/scenery (what is on the ground), texture/render (what the camera sees), plans (where it flies),
-labels (truth), exifwrite/video (the files a DJI aircraft writes). Imports are lazy so that importing the
-package costs nothing until a flight is simulated.
+labels (truth), video and pipeline.metadata.write (the files a DJI aircraft writes). Imports are lazy so
+that importing the package costs nothing until a flight is simulated.
 """
 
 from __future__ import annotations

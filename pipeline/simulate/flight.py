@@ -20,7 +20,7 @@ import numpy as np
 from pipeline import geo
 from pipeline.errors import SimulationError
 from pipeline.metadata.cameras import Camera, camera_for, intrinsics_for, takes_frames
-from pipeline.simulate.exifwrite import PhotoMeta, with_metadata
+from pipeline.metadata.write import PhotoMeta, with_metadata
 from pipeline.simulate.labels import Box, SceneryBox, distractor_boxes, frame_boxes, truth_feature
 from pipeline.simulate.plans import Shot, corridor_plan, mapping_plan
 from pipeline.simulate.render import ground_bbox, local_frame, render_frame, world_homography
@@ -289,6 +289,7 @@ def _photos(fl: _Flight, out: Path) -> list[dict[str, Any]]:
             raise SimulationError("JPEG encoding failed", str(out / name))
         meta = fl.photo_meta(k, f)
         (out / name).write_bytes(with_metadata(buf.tobytes(), meta))
+        assert meta.lat is not None and meta.lon is not None  # a simulated photo always has its position
         _write_labels(out / label, f.boxes, fl.s.size)
         records.append(_frame_record(name, label, f, (meta.lat, meta.lon), f.shot.time_s))
     return records

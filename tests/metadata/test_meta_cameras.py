@@ -17,7 +17,7 @@ import pytest
 from pipeline.errors import MetadataError
 from pipeline.frames import view_for_meta
 from pipeline.metadata import CAMERAS, camera_for, intrinsics_for, read_image_meta
-from pipeline.simulate.exifwrite import PhotoMeta, with_metadata
+from pipeline.metadata.write import PhotoMeta, with_metadata
 from pipeline.types import Attitude, ImageMeta
 
 DIAG35 = math.hypot(36.0, 24.0)

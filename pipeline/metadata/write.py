@@ -1,6 +1,9 @@
 """DJI-style photo metadata: an EXIF APP1 (piexif) and a DJI XMP APP1 packet, spliced into encoded JPEG bytes.
 
-Everything is a pure function of the values given, so the same flight writes the same bytes.
+The simulator writes its photos with it, and `patrol process` the stills it keeps of video frames (so a
+still, exported for training or handed on, carries the pose its frame was searched with). A value given as
+None is left out, as a file that does not state it. Everything is a pure function of the values given, so
+the same input writes the same bytes.
 """
 
 from __future__ import annotations
@@ -9,10 +12,11 @@ import struct
 from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
+from xml.sax.saxutils import quoteattr
 
 import piexif
 
-from pipeline.types import Attitude
+from pipeline.types import Attitude, ImageMeta
 
 XMP_HEADER = b"http://ns.adobe.com/xap/1.0/\x00"
 _DMS_DEN = 1_000_000  # seconds of arc to 1e-6: about 0.03 mm on the ground
@@ -22,22 +26,53 @@ _DMS_DEN = 1_000_000  # seconds of arc to 1e-6: about 0.03 mm on the ground
 class PhotoMeta:
     """What a DJI aircraft writes about one photo (positions as written, i.e. with any GPS noise)."""
 
-    make: str
-    model: str
+    make: str | None
+    model: str | None
     width_px: int
     height_px: int
-    captured_at: datetime  # local time, with tzinfo
-    lat: float
-    lon: float
-    abs_alt_m: float
-    rel_alt_m: float
+    captured_at: datetime | None  # local time; its offset is written when it has one
+    lat: float | None
+    lon: float | None
+    abs_alt_m: float | None
+    rel_alt_m: float | None
     gimbal: Attitude
     flight: Attitude
-    focal_mm: float
-    focal_35mm: int
+    focal_mm: float | None
+    focal_35mm: float | None
     calibrated_focal_px: float | None = None  # at the camera's native resolution, as DJI writes it
     calibrated_cx_px: float | None = None
     calibrated_cy_px: float | None = None
+    software: str = "patrol-simulate"
+
+
+def photo_meta(meta: ImageMeta, width_px: int, height_px: int, software: str) -> PhotoMeta:
+    """What to write into a width x height JPEG of `meta`'s frame so that reading it back gives the same
+    camera: a video frame's telemetry kept with its still."""
+    when = None
+    if meta.captured_at:
+        try:
+            when = datetime.fromisoformat(meta.captured_at)
+        except ValueError:
+            when = None
+    return PhotoMeta(
+        make=meta.make,
+        model=meta.model,
+        width_px=width_px,
+        height_px=height_px,
+        captured_at=when,
+        lat=meta.lat,
+        lon=meta.lon,
+        abs_alt_m=meta.abs_alt_m,
+        rel_alt_m=meta.rel_alt_m,
+        gimbal=meta.gimbal,
+        flight=meta.flight,
+        focal_mm=meta.focal_mm,
+        focal_35mm=meta.focal_35mm,
+        calibrated_focal_px=meta.calibrated_focal_px,
+        calibrated_cx_px=meta.calibrated_cx_px,
+        calibrated_cy_px=meta.calibrated_cy_px,
+        software=software,
+    )
 
 
 def _dms(value: float) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]]:
@@ -54,41 +89,51 @@ def _rational(value: float, den: int) -> tuple[int, int]:
 
 
 def exif_bytes(meta: PhotoMeta) -> bytes:
-    stamp = meta.captured_at.strftime("%Y:%m:%d %H:%M:%S")
-    offset = meta.captured_at.strftime("%z")
-    offset = f"{offset[:3]}:{offset[3:]}" if offset else "+08:00"
-    zeroth = {
-        piexif.ImageIFD.Make: meta.make.encode(),
-        piexif.ImageIFD.Model: meta.model.encode(),
+    zeroth: dict[int, object] = {
         piexif.ImageIFD.Orientation: 1,
         piexif.ImageIFD.XResolution: (72, 1),
         piexif.ImageIFD.YResolution: (72, 1),
         piexif.ImageIFD.ResolutionUnit: 2,
-        piexif.ImageIFD.Software: b"patrol-simulate",
-        piexif.ImageIFD.DateTime: stamp.encode(),
+        piexif.ImageIFD.Software: meta.software.encode(),
     }
-    exif = {
+    if meta.make is not None:
+        zeroth[piexif.ImageIFD.Make] = meta.make.encode()
+    if meta.model is not None:
+        zeroth[piexif.ImageIFD.Model] = meta.model.encode()
+    exif: dict[int, object] = {
         piexif.ExifIFD.ExifVersion: b"0230",
-        piexif.ExifIFD.DateTimeOriginal: stamp.encode(),
-        piexif.ExifIFD.DateTimeDigitized: stamp.encode(),
-        piexif.ExifIFD.OffsetTimeOriginal: offset.encode(),
         piexif.ExifIFD.ExposureTime: (1, 1000),
         piexif.ExifIFD.FNumber: (28, 10),
         piexif.ExifIFD.ISOSpeedRatings: 100,
-        piexif.ExifIFD.FocalLength: _rational(meta.focal_mm, 100),
-        piexif.ExifIFD.FocalLengthIn35mmFilm: meta.focal_35mm,
         piexif.ExifIFD.PixelXDimension: meta.width_px,
         piexif.ExifIFD.PixelYDimension: meta.height_px,
     }
-    gps = {
-        piexif.GPSIFD.GPSVersionID: (2, 3, 0, 0),
-        piexif.GPSIFD.GPSLatitudeRef: b"N" if meta.lat >= 0 else b"S",
-        piexif.GPSIFD.GPSLatitude: _dms(meta.lat),
-        piexif.GPSIFD.GPSLongitudeRef: b"E" if meta.lon >= 0 else b"W",
-        piexif.GPSIFD.GPSLongitude: _dms(meta.lon),
-        piexif.GPSIFD.GPSAltitudeRef: 0 if meta.abs_alt_m >= 0 else 1,
-        piexif.GPSIFD.GPSAltitude: _rational(abs(meta.abs_alt_m), 1000),
-    }
+    if meta.captured_at is not None:
+        stamp = meta.captured_at.strftime("%Y:%m:%d %H:%M:%S").encode()
+        zeroth[piexif.ImageIFD.DateTime] = stamp
+        exif[piexif.ExifIFD.DateTimeOriginal] = stamp
+        exif[piexif.ExifIFD.DateTimeDigitized] = stamp
+        offset = meta.captured_at.strftime("%z")
+        if offset:
+            exif[piexif.ExifIFD.OffsetTimeOriginal] = f"{offset[:3]}:{offset[3:]}".encode()
+        if meta.captured_at.microsecond:
+            # Video frames are a fraction of a second apart: the seen-at of each is its own.
+            subsec = f"{meta.captured_at.microsecond:06d}".rstrip("0")
+            exif[piexif.ExifIFD.SubSecTimeOriginal] = subsec.encode()
+    if meta.focal_mm is not None:
+        exif[piexif.ExifIFD.FocalLength] = _rational(meta.focal_mm, 100)
+    if meta.focal_35mm is not None:
+        # A SHORT in EXIF: whole millimetres, as cameras write it.
+        exif[piexif.ExifIFD.FocalLengthIn35mmFilm] = round(meta.focal_35mm)
+    gps: dict[int, object] = {piexif.GPSIFD.GPSVersionID: (2, 3, 0, 0)}
+    if meta.lat is not None and meta.lon is not None:
+        gps[piexif.GPSIFD.GPSLatitudeRef] = b"N" if meta.lat >= 0 else b"S"
+        gps[piexif.GPSIFD.GPSLatitude] = _dms(meta.lat)
+        gps[piexif.GPSIFD.GPSLongitudeRef] = b"E" if meta.lon >= 0 else b"W"
+        gps[piexif.GPSIFD.GPSLongitude] = _dms(meta.lon)
+    if meta.abs_alt_m is not None:
+        gps[piexif.GPSIFD.GPSAltitudeRef] = 0 if meta.abs_alt_m >= 0 else 1
+        gps[piexif.GPSIFD.GPSAltitude] = _rational(abs(meta.abs_alt_m), 1000)
     out: bytes = piexif.dump({"0th": zeroth, "Exif": exif, "GPS": gps, "1st": {}, "thumbnail": None})
     return out
 
@@ -99,19 +144,23 @@ def _signed(value: float, places: int) -> str:
 
 def xmp_packet(meta: PhotoMeta) -> bytes:
     """The DJI XMP packet, drone-dji values as attributes and signed strings, as the aircraft writes them."""
-    stamp = meta.captured_at.isoformat()
-    attrs = [
-        ("tiff:Make", meta.make),
-        ("tiff:Model", meta.model),
-        ("xmp:CreateDate", stamp),
-        ("xmp:ModifyDate", stamp),
-        ("dc:format", "image/jpg"),
-        ("drone-dji:GpsStatus", "Normal"),
-        ("drone-dji:GpsLatitude", _signed(meta.lat, 9)),
-        ("drone-dji:GpsLongitude", _signed(meta.lon, 9)),
-        ("drone-dji:AbsoluteAltitude", _signed(meta.abs_alt_m, 3)),
-        ("drone-dji:RelativeAltitude", _signed(meta.rel_alt_m, 3)),
-    ]
+    attrs: list[tuple[str, str]] = []
+    if meta.make is not None:
+        attrs.append(("tiff:Make", meta.make))
+    if meta.model is not None:
+        attrs.append(("tiff:Model", meta.model))
+    if meta.captured_at is not None:
+        stamp = meta.captured_at.isoformat()
+        attrs += [("xmp:CreateDate", stamp), ("xmp:ModifyDate", stamp)]
+    attrs.append(("dc:format", "image/jpg"))
+    if meta.lat is not None and meta.lon is not None:
+        attrs.append(("drone-dji:GpsStatus", "Normal"))
+        attrs.append(("drone-dji:GpsLatitude", _signed(meta.lat, 9)))
+        attrs.append(("drone-dji:GpsLongitude", _signed(meta.lon, 9)))
+    if meta.abs_alt_m is not None:
+        attrs.append(("drone-dji:AbsoluteAltitude", _signed(meta.abs_alt_m, 3)))
+    if meta.rel_alt_m is not None:
+        attrs.append(("drone-dji:RelativeAltitude", _signed(meta.rel_alt_m, 3)))
     for part, attitude in (("Gimbal", meta.gimbal), ("Flight", meta.flight)):
         # DJI's order; an angle the aircraft does not state is left out, as real files do.
         for axis, value in (
@@ -126,7 +175,8 @@ def xmp_packet(meta: PhotoMeta) -> bytes:
     if meta.calibrated_cx_px is not None and meta.calibrated_cy_px is not None:
         attrs.append(("drone-dji:CalibratedOpticalCenterX", f"{meta.calibrated_cx_px:.6f}"))
         attrs.append(("drone-dji:CalibratedOpticalCenterY", f"{meta.calibrated_cy_px:.6f}"))
-    body = "\n".join(f'    {k}="{v}"' for k, v in attrs)
+    # Values read from another file (a make, a model) may hold XML's special characters.
+    body = "\n".join(f"    {k}={quoteattr(v)}" for k, v in attrs)
     text = (
         '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
         '<x:xmpmeta xmlns:x="adobe:ns:meta/">\n'

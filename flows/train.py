@@ -70,7 +70,9 @@ def ship_task(plan: TrainPlan, best: Path, command: str, metrics: dict[str, Any]
         f"simulated flights: train seeds {plan.data_seed}..{plan.data_seed + plan.flights - 1} "
         f"({plan.flights} flights x {plan.frames_per_flight} frames), "
         f"tiles {plan.imgsz} px at {plan.gsd_m} m/px, "
-        f"{plan.hard_negatives:g} look-alike tiles per target tile"
+        f"{plan.hard_negatives:g} look-alike tiles per target tile, "
+        f"oblique flights pitched {plan.oblique_pitch_deg[0]:g}..{plan.oblique_pitch_deg[1]:g} deg, "
+        f"tiles to {plan.max_tile_gsd_ratio:g}x that GSD"
         + (
             f"; real scenery from {plan.real_root}: {plan.real_negatives} negative tiles, "
             f"{plan.composites} composited tiles"

@@ -33,6 +33,21 @@ def register(sub: Any) -> None:
         metavar="F",
         help="tiles without a target that show a rare look-alike (court, canopy, tarp), per tile with one",
     )
+    p.add_argument(
+        "--oblique-pitch",
+        type=float,
+        nargs=2,
+        default=None,
+        metavar=("STEEPEST", "SHALLOWEST"),
+        help="camera pitch range of the oblique training flights, degrees (default -80 -35)",
+    )
+    p.add_argument(
+        "--max-tile-gsd",
+        type=float,
+        default=None,
+        metavar="RATIO",
+        help="coarsest training tile kept, its GSD over --gsd (default 1.7; detection searches to 2)",
+    )
     p.add_argument("--init", default=None, metavar="PT", help="start from these weights instead of scratch")
     p.add_argument(
         "--transfer",
@@ -120,6 +135,7 @@ def register(sub: Any) -> None:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from pipeline.train.plan import TrainPlan
+    from pipeline.train.recipe import DatasetRecipe
 
     if (
         args.epochs < 1
@@ -144,6 +160,15 @@ def cmd_train(args: argparse.Namespace) -> int:
             "composites, fallback negatives, mined tiles, thumbs and litter not below 0; "
             "--lr0 within (0, 1); --extra-holdout within [0, 1)"
         )
+    pitch = DatasetRecipe.oblique_pitch_deg if args.oblique_pitch is None else tuple(args.oblique_pitch)
+    if not -90 < pitch[0] <= pitch[1] < 0:
+        raise ModelError(
+            "--oblique-pitch wants STEEPEST <= SHALLOWEST, both between -90 and 0 degrees, "
+            f"not {pitch[0]:g} {pitch[1]:g}"
+        )
+    max_ratio = DatasetRecipe.gsd_ratio[1] if args.max_tile_gsd is None else args.max_tile_gsd
+    if not 1.0 <= max_ratio <= 4.0:
+        raise ModelError(f"--max-tile-gsd must be 1..4 (a multiple of --gsd), not {max_ratio:g}")
     if args.extra_holdout and not args.extra:
         raise ModelError("--extra-holdout holds out flights of the --extra datasets: give at least one")
     if (args.mine or args.mine_simulated) and (args.miner is None or args.real is None):
@@ -162,6 +187,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         batch=args.batch,
         workers=args.workers,
         hard_negatives=args.hard_negatives,
+        oblique_pitch_deg=(float(pitch[0]), float(pitch[1])),
+        max_tile_gsd_ratio=float(max_ratio),
         init=args.init,
         transfer=args.transfer,
         freeze=args.freeze,
@@ -209,6 +236,12 @@ def plan_command(plan: Any) -> str:
         f"--data-seed {plan.data_seed} --seed {plan.seed} --batch {plan.batch} --workers {plan.workers}",
         f"--hard-negatives {plan.hard_negatives:g}",
     ]
+    from pipeline.train.recipe import DatasetRecipe
+
+    if tuple(plan.oblique_pitch_deg) != DatasetRecipe.oblique_pitch_deg:
+        parts.append(f"--oblique-pitch {plan.oblique_pitch_deg[0]:g} {plan.oblique_pitch_deg[1]:g}")
+    if plan.max_tile_gsd_ratio != DatasetRecipe.gsd_ratio[1]:
+        parts.append(f"--max-tile-gsd {plan.max_tile_gsd_ratio:g}")
     if plan.init is not None:
         parts.append(f"--init {shlex.quote(plan.init)}")
     if plan.transfer is not None:

@@ -31,6 +31,10 @@ class TrainPlan:
     batch: int = 16
     workers: int = 2
     hard_negatives: float = 0.5  # tiles showing a rare look-alike, per tile with a target
+    # The oblique flights' camera pitch range (steepest, shallowest), and the coarsest tile kept (its GSD
+    # as a multiple of the target): DatasetRecipe's defaults unless a run says otherwise.
+    oblique_pitch_deg: tuple[float, float] = DatasetRecipe.oblique_pitch_deg
+    max_tile_gsd_ratio: float = DatasetRecipe.gsd_ratio[1]
     init: str | None = None  # start from these weights (a .pt) instead of from scratch
     # Seed a fresh two-class model with every layer of these weights whose shape fits (another task's, e.g.
     # DOTA's OBB model: backbone and neck), instead of continuing `init`.
@@ -67,6 +71,8 @@ class TrainPlan:
             gsd_m=self.gsd_m,
             imgsz=self.imgsz,
             hard_negatives_per_positive=self.hard_negatives,
+            oblique_pitch_deg=self.oblique_pitch_deg,
+            gsd_ratio=(DatasetRecipe.gsd_ratio[0], self.max_tile_gsd_ratio),
         )
         if split == "val":
             return replace(base, seed=VAL_SEED, flights=self.val_flights)

@@ -41,6 +41,24 @@ def test_plan_command_spells_out_every_setting() -> None:
     assert plan_command(gentle).endswith("--init old.pt --lr0 0.0005")
 
 
+def test_the_training_views_are_a_setting(capsys: pytest.CaptureFixture[str]) -> None:
+    from pipeline.train.recipe import flight_settings
+
+    plan = TrainPlan(out_dir="var/train/v", oblique_pitch_deg=(-60.0, -35.0), max_tile_gsd_ratio=2.0)
+    recipe = plan.recipe("train")
+    oblique = [p for p in (flight_settings(recipe, k).pitch_deg for k in range(40)) if p != -90.0]
+    assert len(oblique) > 10 and all(-60.0 <= p <= -35.0 for p in oblique)
+    assert recipe.gsd_ratio[1] == 2.0 and plan.recipe("test").oblique_pitch_deg == (-60.0, -35.0)
+    assert plan_command(plan).endswith("--hard-negatives 0.5 --oblique-pitch -60 -35 --max-tile-gsd 2")
+    default = plan_command(TrainPlan(out_dir="var/train/v"))
+    assert "--oblique-pitch" not in default and "--max-tile-gsd" not in default
+    assert main(["train", "--oblique-pitch", "-30", "-60"]) == 2
+    err = capsys.readouterr().err
+    assert "STEEPEST <= SHALLOWEST" in err and "not -30 -60" in err
+    assert main(["train", "--max-tile-gsd", "0.5"]) == 2
+    assert "--max-tile-gsd must be 1..4" in capsys.readouterr().err
+
+
 def test_missing_initial_weights_are_a_one_line_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

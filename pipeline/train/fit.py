@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import cv2
+
 from pipeline.errors import ModelError
 
 # The architectures a run can start from scratch or be seeded as (`patrol train --arch`).
@@ -109,20 +111,27 @@ def fit(data_yaml: Path, run_dir: Path, s: FitSettings) -> FitResult:
         pretrained: str | bool = str(Path(s.transfer).resolve())
     else:
         pretrained = s.init is not None
-    model.train(
-        data=str(data_yaml),
-        project=str(run_dir.parent.resolve()),
-        name=run_dir.name,
-        exist_ok=True,
-        device="cpu",
-        deterministic=True,
-        # ultralytics drops a loaded checkpoint's weights unless this is set: whether `init` counts.
-        pretrained=pretrained,
-        amp=False,
-        plots=False,
-        verbose=False,
-        **args,
-    )
+    # No OpenCV threads while ultralytics' DataLoader forks workers (what its import sets, undone by any
+    # detector opened since in this process); what it was is restored afterwards.
+    opencv_threads = cv2.getNumThreads()
+    cv2.setNumThreads(0)
+    try:
+        model.train(
+            data=str(data_yaml),
+            project=str(run_dir.parent.resolve()),
+            name=run_dir.name,
+            exist_ok=True,
+            device="cpu",
+            deterministic=True,
+            # ultralytics drops a loaded checkpoint's weights unless this is set: whether `init` counts.
+            pretrained=pretrained,
+            amp=False,
+            plots=False,
+            verbose=False,
+            **args,
+        )
+    finally:
+        cv2.setNumThreads(opencv_threads)
     weights = run_dir / "weights"
     best, last = weights / "best.pt", weights / "last.pt"
     if not last.is_file():

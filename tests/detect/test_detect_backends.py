@@ -124,6 +124,45 @@ def test_detect_runs_with_every_socket_blocked(model_card: Path, tmp_path: Path)
     assert [f["tiles"] for f in frames] == [frames[0]["tiles"]] * 2 and frames[0]["georeferenced"]
 
 
+OPENCV_THREADS = textwrap.dedent(
+    """
+    import json, sys
+    import cv2
+    from pipeline.detect.backends import OnnxDetector, TorchDetector
+    from pipeline.detect.model import load_model_spec
+    from pipeline.detect.offline import quiet_ultralytics
+
+    before = cv2.getNumThreads()
+    quiet_ultralytics()  # imports ultralytics
+    seen = {"before": before, "after ultralytics": cv2.getNumThreads()}
+    spec = load_model_spec(sys.argv[1])
+    for make in (TorchDetector, OnnxDetector):
+        cv2.setNumThreads(0)
+        make(spec, 2)
+        seen[make.__name__] = cv2.getNumThreads()
+    print(json.dumps(seen))
+    """
+)
+
+
+def test_a_detector_gives_opencv_its_threads_back_from_ultralytics(model_card: Path, tmp_path: Path):
+    # A process of its own: OpenCV's thread count is global to the process that sets it.
+    out = subprocess.run(
+        [sys.executable, "-c", OPENCV_THREADS, str(model_card)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    # Importing ultralytics turns OpenCV's threading off (getNumThreads reads 1 then); each detector asked
+    # for 2 threads sets them for rescaling too.
+    assert seen["after ultralytics"] == 1 and seen["before"] >= 1
+    assert seen["TorchDetector"] == 2 and seen["OnnxDetector"] == 2
+
+
 def test_nms_drops_only_overlaps_above_the_threshold_within_a_class():
     boxes = np.array([[0, 0, 10, 10], [0, 0, 10, 12], [0, 0, 10, 30], [100, 0, 110, 10]], dtype=float)
     scores = np.array([0.9, 0.8, 0.7, 0.6])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -96,7 +97,25 @@ def test_train_flow_builds_trains_evaluates_and_ships(
         workers=1,
         ship_to=str(tmp_path / "models"),
     )
-    summary = train_flow(plan, command="patrol train (test)")
+    import cv2
+    from ultralytics.engine.model import Model
+
+    threads_seen: list[int] = []
+    original_train = Model.train
+
+    def train_recording_opencv_threads(self: Any, *args: Any, **kwargs: Any) -> Any:
+        threads_seen.append(cv2.getNumThreads())
+        return original_train(self, *args, **kwargs)
+
+    monkeypatch.setattr(Model, "train", train_recording_opencv_threads)
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(2)  # as a detector opened earlier in the process leaves OpenCV
+    try:
+        summary = train_flow(plan, command="patrol train (test)")
+    finally:
+        cv2.setNumThreads(threads)
+    # Ultralytics' DataLoader workers fork with OpenCV's threading off (getNumThreads reads 1 then).
+    assert threads_seen == [1]
     assert summary["fit"]["epochs_done"] == 1
     assert {c["cls"] for c in summary["held_out"]["per_class"]} == {"illegal_construction", "garbage_pile"}
     card = json.loads((tmp_path / "models" / "patrol-det.json").read_text())

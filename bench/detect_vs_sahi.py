@@ -404,7 +404,7 @@ def render(
         "",
         f"- Machine: {_machine()}",
         f"- Software: {_versions()}",
-        f"- Threads: {threads} (torch and ONNX Runtime alike). Load: {before} before, {after} after.",
+        f"- Threads: {threads} (torch, ONNX Runtime and OpenCV alike). Load: {before} before, {after} after.",
         f"- Model: {spec.name} ({', '.join(spec.classes)}), {spec.imgsz} px tiles at {spec.gsd_m} m/px.",
         "- Frames: simulated, seeds 7000+, 100 m above ground, nadir and -45 degrees pitch; "
         f"{rows[0]['frames'] if rows else 0} per case. Median seconds per frame (ours and the floor: over "

@@ -123,8 +123,8 @@ def run_ours_and_floor(
     case: Case, detector: Any, settings: DetectSettings, repeats: int
 ) -> tuple[Outcome, Outcome]:
     """(ours, floor) on one backend, frame by frame in turn, `repeats` rounds: a slow spell of this shared VM
-    then falls on both alike instead of on whichever ran through the case during it (run back to back, the
-    20 MP nadir ratio moved by up to 20 points between runs). Ours' boxes are kept from the first round."""
+    then falls on both alike instead of on whichever ran through the case during it (ratios still move by
+    about 10 points between runs on these VMs). Ours' boxes are kept from the first round."""
     ours, floor = Outcome(), Outcome()
     tile = detector.imgsz
     overlap = round(settings.overlap * tile)
@@ -399,6 +399,7 @@ def render(
         "",
         "Written by `PYTHONPATH=. .venv/bin/python bench/detect_vs_sahi.py"
         + (f" --frames {args.frames}" if args.frames != 3 else "")
+        + (f" --part {args.part}" if args.part != "all" else "")
         + (f" --repeats {args.repeats}" if args.repeats != 3 else "")
         + "`; see its docstring for what each method includes.",
         "",

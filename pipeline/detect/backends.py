@@ -99,7 +99,6 @@ class TorchDetector:
         import torch
 
         torch.set_num_threads(threads)
-        use_opencv_threads(threads)
         # Through importlib: ultralytics is untyped, and this keeps it Any rather than a checked call.
         tasks: Any = importlib.import_module("ultralytics.nn.tasks")
         try:
@@ -108,6 +107,7 @@ class TorchDetector:
             raise ModelError(f"cannot load PyTorch weights: {err}", str(spec.weights)) from None
         self._model: Any = model.float().eval()
         self._torch = torch
+        use_opencv_threads(threads)  # last: after every ultralytics import this constructor makes
 
     def forward(self, tiles: np.ndarray) -> np.ndarray:
         """The raw head output for a batch: the network and nothing else (what the bench calls the floor)."""

@@ -86,6 +86,8 @@ class ImageMeta:
     focal_mm: float | None = None
     focal_35mm: float | None = None
     calibrated_focal_px: float | None = None  # DJI CalibratedFocalLength, as written (units vary by model)
+    # EXIF FocalPlaneXResolution in pixels per sensor millimetre, for the exif_width image (compact cameras)
+    focal_plane_px_per_mm: float | None = None
     calibrated_cx_px: float | None = None
     calibrated_cy_px: float | None = None
     exif_width: int | None = None  # what EXIF claims; differs from width after a resize
@@ -179,7 +181,7 @@ class Intrinsics:
     focal_px: float
     cx_px: float
     cy_px: float
-    source: str  # "calibrated", "sensor_table", "focal_35mm", "assumed"
+    source: str  # "calibrated", "sensor_table", "focal_35mm", "focal_plane", "assumed"
     sensor_width_mm: float | None = None
     notes: tuple[str, ...] = ()  # what the metadata offered and was not used (an implausible optical centre)
 

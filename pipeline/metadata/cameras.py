@@ -15,7 +15,12 @@ Priority in `intrinsics_for`:
    camera makers compute it, over the diagonal of the full sensor. A 16:9 image (wider than 3:2) is taken as
    the full-width crop of a 4:3 sensor, which is what drones write (DJI's 16:9 frames carry the 4:3
    sensor's 35 mm value). With focal_mm also known this gives the sensor width (crop factor) too.
-4. Otherwise MetadataError.
+4. `focal_plane`: focal_mm * EXIF FocalPlaneXResolution (pixels per sensor millimetre), which compact
+   cameras (Canon's, for one) write instead of a 35 mm equivalent. It counts pixels of the image EXIF
+   describes (ExifImageWidth), so it is scaled by width / that width for a resized copy; a value that
+   makes the sensor narrower than 2 mm or wider than 60 mm, or the view narrower than 10 or wider than 120
+   degrees, is another image's or nonsense, and is not used.
+5. Otherwise MetadataError.
 
 The principal point is DJI's CalibratedOpticalCenterX/Y where it is plausible, else the image centre (with a
 note saying why). DJI writes it, like CalibratedFocalLength, in pixels of the native sensor resolution (the
@@ -232,6 +237,31 @@ def intrinsics_for(meta: ImageMeta) -> Intrinsics:
             sensor_diagonal_mm = FULL_FRAME_DIAGONAL_MM * meta.focal_mm / meta.focal_35mm
             sensor_width_mm = sensor_diagonal_mm / math.hypot(1.0, 1.0 / aspect)
         return make(focal_px, "focal_35mm", sensor_width_mm)
+    plane = _focal_plane(meta, width, height)
+    if plane is not None:
+        return make(plane[0], "focal_plane", plane[1])
     raise MetadataError(
         f"no intrinsics: camera {meta.model!r} not in the sensor table and no usable focal length", meta.path
     )
+
+
+# What a camera's focal-plane resolution may imply (see the module docstring, item 4).
+SENSOR_WIDTH_MM = (2.0, 60.0)
+FOCAL_PLANE_HFOV_DEG = (10.0, 120.0)
+
+
+def _focal_plane(meta: ImageMeta, width_px: int, height_px: int) -> tuple[float, float] | None:
+    """(focal_px, sensor_width_mm) from the focal length and the focal-plane resolution, where plausible."""
+    if not meta.focal_mm or not meta.focal_plane_px_per_mm:
+        return None
+    px_per_mm = meta.focal_plane_px_per_mm
+    written_long = max(meta.exif_width or 0, meta.exif_height or 0)
+    if written_long:  # a resized copy keeps the original's tag
+        px_per_mm *= max(width_px, height_px) / written_long
+    focal_px = meta.focal_mm * px_per_mm
+    sensor_width_mm = width_px / px_per_mm
+    if not SENSOR_WIDTH_MM[0] <= sensor_width_mm <= SENSOR_WIDTH_MM[1]:
+        return None
+    if not FOCAL_PLANE_HFOV_DEG[0] <= _hfov_deg(width_px, focal_px) <= FOCAL_PLANE_HFOV_DEG[1]:
+        return None
+    return focal_px, sensor_width_mm

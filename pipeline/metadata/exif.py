@@ -31,6 +31,7 @@ class ExifFields:
     alt_m: float | None = None
     focal_mm: float | None = None
     focal_35mm: float | None = None
+    focal_plane_px_per_mm: float | None = None  # FocalPlaneXResolution, for the image width EXIF states
     width: int | None = None
     height: int | None = None
     problems: tuple[str, ...] = ()
@@ -179,6 +180,22 @@ def exif_datetime_to_iso(raw: str, subsec: str | None = None, offset: str | None
     return iso
 
 
+# FocalPlaneResolutionUnit: 2 inch (the EXIF default where the tag is absent), 3 cm, and 4 mm / 5 um as
+# some writers use; 1 ("no unit") gives no size at all.
+_MM_PER_UNIT = {2: 25.4, 3: 10.0, 4: 1.0, 5: 0.001}
+
+
+def _focal_plane_px_per_mm(tags: Mapping[str, Any]) -> float | None:
+    """Image pixels per millimetre of sensor across its width (what compact cameras write instead of a
+    35 mm equivalent); None where absent, zero or in no unit."""
+    per_unit = _first_number(tags, "EXIF FocalPlaneXResolution")
+    unit = _first_number(tags, "EXIF FocalPlaneResolutionUnit")
+    mm = _MM_PER_UNIT.get(2 if unit is None else int(unit))
+    if per_unit is None or mm is None or not per_unit > 0.0 or not math.isfinite(per_unit):
+        return None
+    return per_unit / mm
+
+
 def exif_fields(tags: Mapping[str, Any]) -> ExifFields:
     """Convert exifread tags to fields. Pure; never raises on odd values."""
     if not tags:
@@ -212,6 +229,7 @@ def exif_fields(tags: Mapping[str, Any]) -> ExifFields:
         alt_m=alt,
         focal_mm=focal,
         focal_35mm=focal35,
+        focal_plane_px_per_mm=_focal_plane_px_per_mm(tags),
         width=int(width) if width and width > 0 else None,
         height=int(height) if height and height > 0 else None,
         problems=tuple(problems),

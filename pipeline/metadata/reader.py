@@ -170,6 +170,7 @@ def image_meta_from_bytes(
         flight=xm.flight,
         focal_mm=ex.focal_mm,
         focal_35mm=ex.focal_35mm,
+        focal_plane_px_per_mm=ex.focal_plane_px_per_mm,
         calibrated_focal_px=xm.calibrated_focal_px,
         calibrated_cx_px=xm.calibrated_cx_px,
         calibrated_cy_px=xm.calibrated_cy_px,

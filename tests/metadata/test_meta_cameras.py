@@ -111,6 +111,34 @@ CASES: list[tuple[str, dict[str, Any], str, float]] = [
         168 / DIAG35 * math.hypot(5184, 3888),
     ),
     (
+        # A Canon compact's tags: 16393.44 px per inch of sensor, i.e. a 4000 px / 16393.44 * 25.4 = 6.198 mm
+        # wide sensor, so f = 4.5 mm * 4000 px / 6.198 mm.
+        "no 35 mm value, focal-plane resolution in pixels per inch",
+        {"model": "Canon X", "focal_mm": 4.5, "focal_plane_px_per_mm": 16393.44 / 25.4, "exif_width": 4000},
+        "focal_plane",
+        4.5 * 4000 / (4000 / 16393.44 * 25.4),
+    ),
+    (
+        "focal-plane resolution of the original, image resized to a quarter",
+        {
+            "model": "Canon X",
+            "width": 1000,
+            "height": 750,
+            "focal_mm": 4.5,
+            "focal_plane_px_per_mm": 645.411,
+            "exif_width": 4000,
+            "exif_height": 3000,
+        },
+        "focal_plane",
+        4.5 * 645.411 / 4,
+    ),
+    (
+        "a 35 mm value wins over the focal-plane resolution",
+        {"model": "Canon X", "focal_mm": 4.5, "focal_35mm": 25, "focal_plane_px_per_mm": 645.411},
+        "focal_35mm",
+        25 / DIAG35 * 5000.0,
+    ),
+    (
         "16:9 with only a 35 mm value: 4:3 sensor diagonal",
         {"model": None, "width": 3840, "height": 2160, "focal_35mm": 24},
         "focal_35mm",
@@ -141,8 +169,22 @@ def test_crop_factor_gives_sensor_width() -> None:
 
 @pytest.mark.parametrize(
     "fields",
-    [{"model": "Unknown"}, {"model": None, "focal_mm": 4.5}, {"width": None, "model": "FC6310"}],
-    ids=["nothing", "focal mm alone", "no size"],
+    [
+        {"model": "Unknown"},
+        {"model": None, "focal_mm": 4.5},
+        {"width": None, "model": "FC6310"},
+        {"model": "Unknown", "focal_mm": 4.5, "focal_plane_px_per_mm": 645.411 / 0.001},  # a 0.006 mm sensor
+        {"model": "Unknown", "focal_mm": 400.0, "focal_plane_px_per_mm": 645.411},  # a 0.5 degree view
+        {"model": "Unknown", "focal_plane_px_per_mm": 645.411},  # no focal length
+    ],
+    ids=[
+        "nothing",
+        "focal mm alone",
+        "no size",
+        "focal plane: no sensor",
+        "focal plane: no view",
+        "plane alone",
+    ],
 )
 def test_no_intrinsics_raises(fields: dict[str, Any]) -> None:
     with pytest.raises(MetadataError, match=r"x\.JPG"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from pipeline.metadata import intrinsics_for, read_image_meta, read_srt
 REAL = Path(__file__).resolve().parents[1] / "data" / "real"
 BRIGHTON = REAL / "dji_phantom3_brighton"
 SRT = REAL / "dji_srt"
+CANON = REAL / "canon_sx260_caliterra" / "IMG_9354_400.jpg"
 
 # `exiftool -n -json` (12.57): GPSLatitude GPSLongitude GPSAltitude RelativeAltitude
 # GimbalYaw/Pitch/RollDegree FlightYaw/Pitch/RollDegree DateTimeOriginal
@@ -83,6 +85,23 @@ def test_brighton_intrinsics_from_sensor_table() -> None:
     assert (intr.cx_px, intr.cy_px) == (2000.0, 1125.0)
     # exiftool's Composite:FOV for this file is 83.97 deg (from the 35 mm value); the table gives 81.0
     assert 80.0 < intr.hfov_deg < 85.0
+
+
+def test_compact_camera_intrinsics_from_its_focal_plane_resolution() -> None:
+    # exiftool -n on the file: ImageWidth 400 (ExifImageWidth 4000: a resized copy), FocalLength 4.5,
+    # no FocalLengthIn35mmFilm, ScaleFactor35efl 5.58495 (a 7.747 mm sensor diagonal, 6.198 mm wide at 4:3).
+    meta = read_image_meta(CANON)
+    assert (meta.model, meta.width, meta.exif_width, meta.focal_35mm) == (
+        "Canon PowerShot SX260 HS",
+        400,
+        4000,
+        None,
+    )
+    intr = intrinsics_for(meta)
+    assert intr.source == "focal_plane"
+    sensor_width_mm = math.hypot(36.0, 24.0) / 5.58495 * 0.8
+    assert intr.sensor_width_mm == pytest.approx(sensor_width_mm, rel=1e-4)
+    assert intr.focal_px == pytest.approx(4.5 * 400 / sensor_width_mm, rel=1e-4)
 
 
 def test_as_dict_has_the_cli_fields() -> None:

@@ -191,7 +191,7 @@ def _focal_plane_px_per_mm(tags: Mapping[str, Any]) -> float | None:
     per_unit = _first_number(tags, "EXIF FocalPlaneXResolution")
     unit = _first_number(tags, "EXIF FocalPlaneResolutionUnit")
     mm = _MM_PER_UNIT.get(2 if unit is None else int(unit))
-    if per_unit is None or mm is None or not per_unit > 0.0 or not math.isfinite(per_unit):
+    if per_unit is None or mm is None or not per_unit > 0.0:
         return None
     return per_unit / mm
 

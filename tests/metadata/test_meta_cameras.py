@@ -12,6 +12,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+import piexif
 import pytest
 
 from pipeline.errors import MetadataError
@@ -189,6 +190,31 @@ def test_crop_factor_gives_sensor_width() -> None:
 def test_no_intrinsics_raises(fields: dict[str, Any]) -> None:
     with pytest.raises(MetadataError, match=r"x\.JPG"):
         intrinsics_for(_meta(**fields))
+
+
+# FocalPlaneXResolution, FocalPlaneResolutionUnit as a file writes them -> pixels per millimetre (EXIF 2.3:
+# unit 2 inch, 3 cm; absent means inch; 1 "no absolute unit" gives no size).
+FOCAL_PLANE_TAGS = [
+    ((1000000, 61), 2, 1000000 / 61 / 25.4),
+    ((6454, 1), 3, 645.4),
+    ((1000000, 61), None, 1000000 / 61 / 25.4),
+    ((6454, 1), 1, None),
+    ((0, 1), 2, None),
+]
+
+
+@pytest.mark.parametrize(("resolution", "unit", "px_per_mm"), FOCAL_PLANE_TAGS)
+def test_focal_plane_resolution_from_a_file(
+    make_jpeg: Any, exif_dict: Any, resolution: tuple[int, int], unit: int | None, px_per_mm: float | None
+) -> None:
+    extra: dict[int, Any] = {piexif.ExifIFD.FocalPlaneXResolution: resolution}
+    if unit is not None:
+        extra[piexif.ExifIFD.FocalPlaneResolutionUnit] = unit
+    meta = read_image_meta(make_jpeg(exif=exif_dict(model=b"Canon X", extra_exif=extra)))
+    if px_per_mm is None:
+        assert meta.focal_plane_px_per_mm is None
+    else:
+        assert meta.focal_plane_px_per_mm == pytest.approx(px_per_mm, rel=1e-9)
 
 
 REQUIRED_MODELS = [

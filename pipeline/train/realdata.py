@@ -26,10 +26,16 @@ What the real frames hold, and what we decided it is for our two classes (models
   - the dump-site thumbnails (raven_thumbs): scattered waste is `garbage_pile`. Image-level labels of all of
     them in bench/real_thumbs_labels.json; one half (pipeline.train.thumbs.half) is boxed and may be
     trained on (`--thumbs`), the other half is the real validation set and never is.
-The native ground resolution of these frames is not in their metadata (a kite camera, a drone with only sea
-level altitude): it was estimated from objects of known size (farm sheds 60-80 m long; a 1.2 m concrete
-riser), and each frame is cut at a resolution drawn from the stated range, so an estimate's error becomes
-scale jitter instead of a bias.
+The native ground resolution of these frames is not in their metadata (a kite camera; a drone whose GPS
+altitude above sea level climbs 110 m over a flight in which the same pipes keep their size), so it was
+measured on the frames (SOURCES below):
+caliterra from a pickup (~6 m, ~390 px) and 2.44 m concrete pipes (~170 px): ~0.015 m/px in every frame;
+boruszyn from two cars and a football goal in img_4937 (~0.027 m/px there), which makes the long farm
+sheds ~51 m, and then from those sheds' length in pixels in each frame: a kite flies at any height, so
+one frame is 0.074 m/px and another 0.031. Each frame is cut at resolutions drawn around its estimate,
+so an estimate's error becomes scale jitter instead of a bias; the estimates are part of a dataset's
+recipe (new estimates, a new dataset). Until the twenty-second model the folders were taken at 0.06-0.10
+and 0.004-0.007 m/px: the village 2-3x too large, the building site 2-3x too small.
 """
 
 from __future__ import annotations
@@ -57,15 +63,51 @@ GARBAGE = CLASSES.index("garbage_pile")
 
 
 @dataclass(frozen=True)
+class FrameGsd:
+    name: str
+    gsd_m: float  # native metres per pixel, as measured on the frame
+    rows: tuple[float, float] = (0.0, 1.0)  # the band of rows (fractions, top first) the estimate holds for
+
+
+@dataclass(frozen=True)
 class RealSource:
     folder: str  # under the real scenery root (../shared/real_aerial)
-    gsd_m: tuple[float, float]  # native metres per pixel at the frame centre: the stated range
+    gsd_m: tuple[float, float]  # native metres per pixel of a frame not in `measured`: the stated range
     held_out: tuple[str, ...]  # frames kept for the false-alarm check, never trained on
+    measured: tuple[FrameGsd, ...] = ()  # frames cut at resolutions drawn around their own value
 
+    def native_range(self, name: str) -> tuple[float, float]:
+        for f in self.measured:
+            if f.name == name:
+                return f.gsd_m / (1 + GSD_SPREAD), f.gsd_m * (1 + GSD_SPREAD)
+        return self.gsd_m
+
+    def rows(self, name: str) -> tuple[float, float]:
+        return next((f.rows for f in self.measured if f.name == name), (0.0, 1.0))
+
+
+GSD_SPREAD = 0.25  # a measured frame's resolution is drawn from value / 1.25 .. value * 1.25
 
 SOURCES = (
-    RealSource("boruszyn", (0.06, 0.10), ("img_4928.jpg", "img_4937.jpg")),
-    RealSource("caliterra", (0.004, 0.007), ("IMG_9417.jpg", "IMG_9426.jpg")),
+    RealSource(
+        "boruszyn",
+        (0.027, 0.074),
+        ("img_4928.jpg", "img_4937.jpg"),
+        (
+            FrameGsd("img_4854.jpg", 0.074),
+            FrameGsd("img_4873.jpg", 0.046),
+            FrameGsd("img_4883.jpg", 0.054),
+            # Taken obliquely, the horizon in its top rows: only the near half is at (about) one resolution.
+            FrameGsd("img_4890.jpg", 0.050, (0.5, 1.0)),
+            FrameGsd("img_4909.jpg", 0.043),
+            FrameGsd("img_4912.jpg", 0.034),
+            FrameGsd("img_4918.jpg", 0.035),
+            FrameGsd("img_4928.jpg", 0.032),
+            FrameGsd("img_4933.jpg", 0.031),
+            FrameGsd("img_4937.jpg", 0.027),
+        ),
+    ),
+    RealSource("caliterra", (0.012, 0.018), ("IMG_9417.jpg", "IMG_9426.jpg")),
 )
 
 
@@ -136,12 +178,33 @@ def cut(image: np.ndarray, size_px: int, overlap: float) -> list[np.ndarray]:
     ]
 
 
+def at_model_gsd(path: Path, src: RealSource, recipe: RealRecipe, rng: np.random.Generator) -> np.ndarray:
+    """A training frame's rows its estimate holds for, rescaled to the model's resolution from a native
+    resolution drawn from the frame's range."""
+    image = read_frame(path)
+    top, bottom = src.rows(path.name)
+    h = image.shape[0]
+    band = image[round(top * h) : max(round(top * h) + 1, round(bottom * h))]
+    return rescaled(band, float(rng.uniform(*src.native_range(path.name))), recipe.gsd_m)
+
+
+MAX_CUTS = 6
+
+
 def real_tiles(recipe: RealRecipe, rng: np.random.Generator) -> list[np.ndarray]:
-    """Tiles of every training frame, each frame at a resolution drawn from its source's stated range."""
+    """Tiles of every training frame, each frame at a resolution drawn from its range; cut again at fresh
+    draws on a shifted grid (at most MAX_CUTS times) until there are enough for the negatives and the
+    composites' backgrounds: at their true resolutions the frames hold few model-sized tiles."""
+    want = recipe.negatives + recipe.composites
+    stride = max(1, round(recipe.imgsz * (1 - recipe.overlap)))
     tiles: list[np.ndarray] = []
-    for path, src in frames(Path(recipe.root), held_out=False):
-        native = float(rng.uniform(*src.gsd_m))
-        tiles += cut(rescaled(read_frame(path), native, recipe.gsd_m), recipe.imgsz, recipe.overlap)
+    for k in range(MAX_CUTS):
+        for path, src in frames(Path(recipe.root), held_out=False):
+            scaled = at_model_gsd(path, src, recipe, rng)
+            dx, dy = (int(v) for v in rng.integers(0, stride, 2)) if k else (0, 0)
+            tiles += cut(scaled[dy:, dx:], recipe.imgsz, recipe.overlap)
+        if len(tiles) >= want:
+            break
     return tiles
 
 
@@ -179,11 +242,11 @@ def frame_passes(path: Path, recipe: RealRecipe) -> list[np.ndarray]:
 
 
 def scaled_frames(recipe: RealRecipe, rng: np.random.Generator) -> list[np.ndarray]:
-    """Every training frame at a resolution drawn from its source's range, and at each fallback pass: the
+    """Every training frame at a resolution drawn from its range, and at each fallback pass: the
     scales real_* and fall_* tiles are cut at."""
     out = []
     for path, src in frames(Path(recipe.root), held_out=False):
-        out.append(rescaled(read_frame(path), float(rng.uniform(*src.gsd_m)), recipe.gsd_m))
+        out.append(at_model_gsd(path, src, recipe, rng))
         out += frame_passes(path, recipe)
     return out
 
@@ -347,6 +410,7 @@ def build_real(out_dir: Path, split: str, recipe: RealRecipe) -> dict[str, Any]:
     composites' source); done once per recipe, like the simulated splits."""
     done = out_dir / f"recipe-real-{split}.json"
     want = json.loads(json.dumps(asdict(recipe)))
+    want["sources"] = json.loads(json.dumps([asdict(s) for s in SOURCES]))
     if recipe.thumbs:
         want["thumb_boxes_sha256"] = boxes_digest()  # new boxes: a new dataset
     if recipe.mined or recipe.mined_simulated:

@@ -247,3 +247,52 @@ def test_thumb_tiles_land_in_the_split_with_their_boxes_as_garbage(tmp_path):
     assert {line[0] for line in lines} == {"1"}  # garbage_pile
     assert all(0 < float(v) <= 1 for line in lines for v in line[1:])
     assert any(p.read_text() == "" for p in labels)  # the empty thumbnails are negatives
+
+
+def _one_frame_per_source(root: Path, name_of: dict[str, str], frame_of: dict[str, np.ndarray]) -> None:
+    for src in SOURCES:
+        (root / src.folder).mkdir(parents=True)
+        if src.folder in name_of:
+            cv2.imwrite(str(root / src.folder / name_of[src.folder]), frame_of[src.folder])
+
+
+def test_a_frame_is_cut_only_in_the_rows_its_resolution_was_measured_for(tmp_path):
+    """A measured frame whose estimate holds for a band of rows (an oblique frame's near half): rows outside
+    the band, painted red here, never reach a tile."""
+    from pipeline.train.realdata import RealRecipe, build_real
+
+    src, f = next((s, f) for s in SOURCES for f in s.measured if f.rows != (0.0, 1.0))
+    h, w = 3000, 2400
+    frame = np.random.default_rng(0).integers(60, 160, (h, w, 3)).astype(np.uint8)
+    top, bottom = round(f.rows[0] * h), round(f.rows[1] * h)
+    frame[:top] = (0, 0, 255)
+    frame[bottom:] = (0, 0, 255)
+    root = tmp_path / "real"
+    _one_frame_per_source(root, {src.folder: f.name}, {src.folder: frame})
+    out = _empty_split(tmp_path)
+    summary = build_real(out, "train", RealRecipe(root=str(root), negatives=40, composites=0))
+    tiles = sorted((out / "images" / "train").glob("real_*.png"))
+    assert summary["negatives"] == len(tiles) == 40
+    for t in tiles:
+        img = cv2.imread(str(t)).astype(int)
+        red = (img[..., 2] > 200) & (img[..., 1] < 50) & (img[..., 0] < 50)
+        assert not red.any(), t.name
+
+
+def test_small_frames_are_cut_again_at_fresh_resolutions_until_there_are_enough_tiles(tmp_path):
+    """One 400 x 300 frame a source holds one or two model tiles at its resolution; asked for 12
+    negatives, the frames are cut again at other draws of their range: 12 tiles, a white disc in them at
+    more than one size."""
+    from pipeline.train.realdata import RealRecipe, build_real
+
+    frame = np.full((300, 400, 3), 90, np.uint8)
+    cv2.circle(frame, (200, 150), 100, (255, 255, 255), -1)
+    root = tmp_path / "real"
+    names = {s.folder: "train_a.jpg" for s in SOURCES}
+    _one_frame_per_source(root, names, {s.folder: frame for s in SOURCES})
+    out = _empty_split(tmp_path)
+    summary = build_real(out, "train", RealRecipe(root=str(root), negatives=12, composites=0))
+    tiles = sorted((out / "images" / "train").glob("real_*.png"))
+    assert summary["negatives"] == len(tiles) == 12
+    areas = {int((cv2.imread(str(t))[..., 0] > 200).sum()) for t in tiles}
+    assert len(areas - {0}) > 2

@@ -18,10 +18,10 @@ MIN_BOX_PX = 4.0
 _EPS_W = 1e-6
 # Look-alike scenery that only some blocks have, listed per frame (never labelled) so that training can show
 # the model more of it as hard negatives: courts, pools, canopies, tarps, stacks, factory roofs and cars drew
-# many of the first model's false detections. (Buildings and walls drew as many, but nearly every tile shows
-# them anyway.)
+# many of the first model's false detections, groups of people a later one's on real frames. (Buildings and
+# walls drew as many, but nearly every tile shows them anyway.)
 DISTRACTOR_KINDS = frozenset(
-    {"factory", "car", "tarp_truck", "sports_court", "pool", "market_stalls", "stacked_materials"}
+    {"factory", "car", "tarp_truck", "sports_court", "pool", "market_stalls", "stacked_materials", "people"}
 )
 
 

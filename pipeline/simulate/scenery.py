@@ -54,6 +54,19 @@ DEBRIS: tuple[Rgb, ...] = (
     (205, 182, 105),
     (190, 70, 60),
 )
+# Clothing seen from above: hi-vis vests and kit as well as everyday colours.
+CLOTHES: tuple[Rgb, ...] = (
+    (215, 230, 60),
+    (240, 125, 35),
+    (200, 45, 45),
+    (235, 235, 230),
+    (45, 75, 160),
+    (35, 35, 38),
+    (110, 150, 70),
+)
+# Groups of people a block holds on average, drawn after everything else from the block's own second stream
+# (so adding them moved nothing): a team on a pitch, a picnic, workers on a lot.
+PEOPLE_GROUPS = {"village": 0.6, "industrial": 0.5, "vacant": 0.5, "park": 1.5, "residential": 0.8}
 STACKS: tuple[Rgb, ...] = ((158, 82, 60), (150, 150, 156), (188, 152, 102), (178, 176, 170), (62, 102, 172))
 
 
@@ -306,6 +319,30 @@ def tree(b: _Block, region: tuple[float, float, float, float] | None = None) -> 
         [Part(poly, b.jitter(green, 12), "foliage", height_m=float(b.rng.uniform(5, 11)))],
         LAYER_TREE,
     )
+
+
+def people(b: _Block) -> None:
+    """2-8 people close together, standing or sitting: bright clothing clumped in a few metres, cast
+    shadows, the colourful clutter a small garbage pile also is from above (real frames showed a group of
+    people on a playing field boxed as waste)."""
+    n = int(b.rng.integers(2, 9))
+    r = 0.6 + 0.4 * math.sqrt(n)
+    spot = b.place(2 * r, 2 * r, 0.0, 0.5, tries=8)
+    if spot is None:
+        return
+    seated = bool(b.rng.random() < 0.4)
+    parts = []
+    for _ in range(n):
+        t, d = float(b.rng.uniform(0, 2 * math.pi)), r * math.sqrt(float(b.rng.random())) * 0.8
+        pu, pv = spot[0] + d * math.cos(t), spot[1] + d * math.sin(t)
+        ang = float(b.rng.uniform(0, 180))
+        # From above: shoulders, or shoulders and legs for someone sitting; the head a darker dot on them.
+        body = b.rect(pu, pv, float(b.rng.uniform(0.4, 0.5)), 0.85 if seated else 0.28, ang)
+        tall = float(b.rng.uniform(0.8, 1.0)) if seated else float(b.rng.uniform(1.55, 1.9))
+        parts.append(Part(body, b.jitter(b.pick(CLOTHES), 14), "flat", height_m=tall))
+        hair = bgr(b.pick(((40, 30, 25), (90, 65, 45), (170, 140, 110))))
+        parts.append(Part(b.circle(pu, pv, 0.1, 6), hair, "flat"))
+    b.add("people", b.circle(spot[0], spot[1], r, 12), parts, LAYER_GROUND)
 
 
 def car(b: _Block, cu: float, cv: float, ang: float) -> None:
@@ -633,5 +670,9 @@ def block_objects(world: World, i: int, j: int, detail: bool = True) -> tuple[Wo
     b = _Block(world, i, j)
     _roads(b)
     if detail and b.u1 - b.u0 > 10 and b.v1 - b.v0 > 10:
-        _FILL[block_kind(world, i, j)](b)
+        kind = block_kind(world, i, j)
+        _FILL[kind](b)
+        b.rng = np.random.default_rng([world.seed, 7, i + 100_000, j + 100_000])
+        for _ in range(int(b.rng.poisson(PEOPLE_GROUPS[kind]))):
+            people(b)
     return tuple(b.objects)

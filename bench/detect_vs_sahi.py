@@ -376,7 +376,8 @@ def render_evaluation(rows: list[dict[str, Any]]) -> str:
             "",
             f"Look-alike-heavy frames: the quarter of these frames ({heavy[0]['frames']}) that show the most "
             "look-alikes (the manifest's `distractors`: courts, pools, market canopies, tarp trucks, "
-            f"material stacks, factory roofs, cars; {heavy[0]['lookalikes_per_frame']} a frame on average).",
+            "material stacks, factory roofs, cars, groups of people; "
+            f"{heavy[0]['lookalikes_per_frame']} a frame on average).",
             "",
             "| class | false detections | false/frame |",
             "|---|---|---|",

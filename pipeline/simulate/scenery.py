@@ -2,8 +2,8 @@
 
 Targets come in several looks per class (blue steel sheds, rooftop add-ons, shacks against walls; heaps of
 mixed debris) with sizes, colours and orientations drawn per object, and the distractors deliberately share
-their colours or textures (blue courts and pools, tarps on trucks, market canopies, tidy stacks), so a model
-cannot learn "blue rectangle" or "colourful clutter".
+their colours or textures (blue courts and pools, tarps on trucks, market canopies, tidy stacks, groups of
+people in bright clothes), so a model cannot learn "blue rectangle" or "colourful clutter".
 """
 
 from __future__ import annotations

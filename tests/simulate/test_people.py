@@ -43,4 +43,4 @@ def test_a_flight_lists_the_people_it_shows_as_look_alikes_and_never_labels_them
     labelled = {b["id"] for f in manifest["frames"] for b in f["boxes"]}
     assert not labelled & {d["id"] for d in shown}
     truth = json.loads((tmp_path / "truth.geojson").read_text())
-    assert not {feat["properties"].get("id") for feat in truth["features"]} & {d["id"] for d in shown}
+    assert not {feat["properties"]["id"] for feat in truth["features"]} & {d["id"] for d in shown}
